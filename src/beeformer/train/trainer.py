@@ -1,0 +1,234 @@
+"""The beeFormer training loop: data -> batches -> Algorithm 1 steps -> a sentence-Transformer folder."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import resource
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from sentence_transformers import SentenceTransformer
+from tqdm.auto import tqdm
+
+from beeformer import contract
+from beeformer.train.sampling import NegativeSampling, sample_items, user_batches
+from beeformer.train.step import TokenizedCatalogue, make_chunks, training_step
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of one beeFormer run (defaults: the authors' README, see config/paper.yaml)."""
+
+    base_model: str = "sentence-transformers/all-mpnet-base-v2"
+    epochs: int = 5
+    max_steps: int | None = None  # stop early after this many steps (a budget), None = all epochs
+    batch_size: int = 1024  # users per step
+    items_per_step: int = 10_000  # m: touched items plus negatives
+    chunk_size: int = 200  # texts per forward pass
+    max_seq_length: int = 384
+    lr: float = 1e-5
+    schedule: Literal["constant", "linear", "cosine"] = "constant"
+    warmup_steps: int = 0
+    optimizer: Literal["adamw", "nadam"] = "adamw"
+    weight_decay: float = 0.0
+    negatives: NegativeSampling = "official"
+    prediction_relu: bool = True
+    replay_dropout: bool = True
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    text_prefix: str = ""
+    device: str = "auto"
+    seed: int = 42
+
+    @classmethod
+    def from_dict(cls, params: dict[str, Any]) -> TrainConfig:
+        """Build from a config entry; unknown keys are an error that lists the known ones."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise contract.ContractError(f"train: unknown setting(s) {unknown}; known: {sorted(known)}")
+        return cls(**params)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Interactions of one or more datasets, with ids kept apart, and the texts of their items."""
+
+    X: sp.csr_matrix  # users x items, binary
+    item_ids: np.ndarray
+    texts: list[str]
+
+    @classmethod
+    def load(cls, sources: Sequence[tuple[str, str | os.PathLike[str], str | os.PathLike[str]]]) -> TrainingData:
+        """``sources``: (dataset name, train interactions, items). Several datasets get prefixed ids."""
+        frames, texts = [], []
+        for name, interactions_path, items_path in sources:
+            interactions = contract.read_interactions(interactions_path)[["user_id", "item_id"]]
+            items = contract.read_items(items_path)
+            if len(sources) > 1:
+                interactions = interactions.apply(lambda col, n=name: n + ":" + col)
+                items = items.assign(item_id=name + ":" + items["item_id"])
+            frames.append(interactions)
+            texts.append(items)
+        interactions = pd.concat(frames, ignore_index=True)
+        items = pd.concat(texts, ignore_index=True).drop_duplicates("item_id")
+        # Only items seen in training are encoded: held-out (cold-start) items never leak in as negatives.
+        items = items[items["item_id"].isin(interactions["item_id"])].sort_values("item_id")
+        interactions = interactions[interactions["item_id"].isin(items["item_id"])]
+        if interactions.empty:
+            raise contract.ContractError(f"train: no training interactions with item texts in {list(sources)}")
+        users = pd.Categorical(interactions["user_id"])
+        item_index = pd.Categorical(interactions["item_id"], categories=items["item_id"])
+        X = sp.csr_matrix(
+            (np.ones(len(interactions), dtype=np.float32), (users.codes, item_index.codes)),
+            shape=(len(users.categories), len(items)),
+        )
+        X.sum_duplicates()
+        X.data[:] = 1.0
+        return cls(X=X, item_ids=items["item_id"].to_numpy(), texts=items["text"].tolist())
+
+
+def train(
+    config: TrainConfig,
+    sources: Sequence[tuple[str, str | os.PathLike[str], str | os.PathLike[str]]],
+    model_dir: str | os.PathLike[str],
+    log_dir: str | os.PathLike[str],
+) -> dict[str, Any]:
+    """Train a beeFormer model and save it as a sentence-Transformer folder; return a run summary."""
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device)
+    autocast = torch.bfloat16 if config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda") else None
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+    data = TrainingData.load(sources)
+    n_users, n_items = data.X.shape
+    model = SentenceTransformer(contract.resolve_model(config.base_model), device=str(device))
+    model.max_seq_length = config.max_seq_length
+    model.train()
+    catalogue = TokenizedCatalogue.build(model, data.texts, config.text_prefix)
+
+    steps_per_epoch = math.ceil(n_users / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+    optimizer = _optimizer(model, config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, total_steps))
+    log.info(
+        "training %s on %d users x %d items: %d steps (%d epochs x %d, budget %s), m=%d, chunk=%d, device=%s",
+        config.base_model, n_users, n_items, total_steps, config.epochs, steps_per_epoch, config.max_steps,
+        config.items_per_step, config.chunk_size, device,
+    )
+
+    records: list[dict[str, float]] = []
+    progress = tqdm(total=total_steps, desc="beeFormer", unit="step")
+    step, started = 0, time.perf_counter()
+    for epoch in range(config.epochs):
+        for users in user_batches(n_users, config.batch_size, rng):
+            if step == total_steps:
+                break
+            t0 = time.perf_counter()
+            batch = sample_items(data.X, users, config.items_per_step, rng, config.negatives)
+            chunks = make_chunks(catalogue, batch.items, config.chunk_size, device)
+            loss = training_step(
+                model, optimizer, batch.X.to(device), chunks,
+                relu=config.prediction_relu, replay_dropout=config.replay_dropout, autocast=autocast,
+            )
+            scheduler.step()
+            loss_value = float(loss)
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(
+                    f"train: loss became {loss_value} at step {step} (epoch {epoch}); lower the learning rate "
+                    f"(lr={config.lr}) or use precision fp32. Nothing was saved."
+                )
+            seconds = time.perf_counter() - t0
+            step += 1
+            records.append({
+                "step": step, "epoch": epoch, "loss": loss_value, "lr": scheduler.get_last_lr()[0],
+                "items": len(batch.items), "items_per_s": len(batch.items) / seconds, "seconds": seconds,
+                "peak_memory_gb": _peak_memory_gb(device),
+            })
+            progress.update()
+            progress.set_postfix(loss=f"{loss_value:.5f}", items_s=f"{records[-1]['items_per_s']:.0f}")
+    progress.close()
+
+    summary = {
+        "base_model": config.base_model,
+        "datasets": [name for name, _, _ in sources],
+        "users": n_users, "items": n_items, "steps": step,
+        "first_loss": records[0]["loss"] if records else None,
+        "final_loss": records[-1]["loss"] if records else None,
+        "seconds": round(time.perf_counter() - started, 1),
+        "config": asdict(config),
+    }
+    model.eval()
+    with contract.atomic_dir(model_dir) as tmp:
+        model.save(str(tmp))
+        contract.write_json(summary, Path(tmp) / "beeformer.json")
+    _write_log(pd.DataFrame.from_records(records), Path(log_dir))
+    log.info(
+        "trained %d steps in %.0f s: loss %.5f -> %.5f; model saved to %s",
+        step, summary["seconds"], summary["first_loss"] or 0, summary["final_loss"] or 0, model_dir,
+    )
+    return summary
+
+
+def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "nadam":
+        return torch.optim.NAdam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _schedule(config: TrainConfig, total_steps: int):  # noqa: ANN202 (a LambdaLR multiplier)
+    warmup = max(0, config.warmup_steps)
+
+    def multiplier(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if config.schedule == "constant":
+            return 1.0
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        if config.schedule == "linear":
+            return max(0.0, 1.0 - progress)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return multiplier
+
+
+def _peak_memory_gb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
+def _write_log(records: pd.DataFrame, log_dir: Path) -> None:
+    """The per-step CSV log and a loss-curve plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with contract.atomic_path(log_dir / "training_log.csv") as tmp:
+        records.to_csv(tmp, index=False)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    if not records.empty:
+        ax.plot(records["step"], records["loss"], lw=1)
+    ax.set(xlabel="step", ylabel="ELSA loss (NMSE)", title="beeFormer training loss")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with contract.atomic_path(log_dir / "loss.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)

@@ -1,0 +1,75 @@
+"""Negative sampling, the synthetic shop, and training data assembly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from beeformer import contract
+from beeformer.data.synthetic import MISSIONS, SyntheticConfig, generate
+from beeformer.train.sampling import sample_items, user_batches
+from beeformer.train.trainer import TrainingData
+
+
+def test_user_batches_cover_each_user_once_per_epoch():
+    batches = list(user_batches(10, 4, np.random.default_rng(0)))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(np.concatenate(batches)) == list(range(10))
+
+
+def make_matrix():
+    rows = [0, 0, 1, 2, 2, 2]
+    cols = [1, 3, 3, 0, 5, 6]
+    return sp.csr_matrix((np.ones(6, np.float32), (rows, cols)), shape=(3, 20))
+
+
+def test_m_is_a_floor_and_positives_come_first():
+    X = make_matrix()
+    batch = sample_items(X, np.array([0, 2]), m=10, rng=np.random.default_rng(0))
+    assert batch.n_positive_items == 5 and list(batch.items[:5]) == [0, 1, 3, 5, 6]
+    assert len(batch.items) == 10
+    assert batch.X.shape == (2, 10)
+    assert batch.X[:, 5:].sum() == 0
+    assert batch.X[0, :5].tolist() == [0, 1, 1, 0, 0] and batch.X[1, :5].tolist() == [1, 0, 0, 1, 1]
+    # more touched items than m: all are kept, plus at least one negative (the authors' code)
+    small = sample_items(X, np.array([0, 1, 2]), m=2, rng=np.random.default_rng(0))
+    assert small.n_positive_items == 5 and len(small.items) == 6
+
+
+def test_paper_negatives_are_distinct_and_untouched():
+    X = make_matrix()
+    batch = sample_items(X, np.array([0, 2]), m=12, rng=np.random.default_rng(1), negatives="paper")
+    negatives = batch.items[batch.n_positive_items:]
+    assert len(negatives) == 7 and len(set(negatives)) == 7
+    assert not set(negatives) & {0, 1, 3, 5, 6}
+
+
+def test_synthetic_shop_is_deterministic_and_links_unlike_items():
+    config = SyntheticConfig(n_users=200)
+    interactions, items = generate(config)
+    again, _ = generate(config)
+    pd.testing.assert_frame_equal(interactions, again)
+    assert len(items) == sum(len(p) for p in MISSIONS.values()) * config.variants_per_product
+    assert items["item_id"].is_unique and interactions["item_id"].isin(items["item_id"]).all()
+    assert not interactions.duplicated(["user_id", "item_id"]).any()
+    # co-consumption follows missions: a headlamp is bought with tents far more than with desk lamps
+    text = items.set_index("item_id")["text"]
+    basket = interactions.assign(text=interactions["item_id"].map(text))
+    def buyers(word):
+        return set(basket.loc[basket["text"].str.contains(word), "user_id"])
+    headlamp = buyers("headlamp")
+    assert len(headlamp & buyers("dome tent")) > 3 * len(headlamp & buyers("desk lamp"))
+
+
+def test_training_data_keeps_datasets_apart(tmp_path):
+    for name in ("a", "b"):
+        contract.write_table(pd.DataFrame({"user_id": ["1", "1", "2"], "item_id": ["x", "y", "x"]}),
+                             tmp_path / f"{name}_train.parquet")
+        contract.write_table(pd.DataFrame({"item_id": ["x", "y", "z"], "text": ["t x", "t y", "t z"]}),
+                             tmp_path / f"{name}_items.parquet")
+    data = TrainingData.load([(n, tmp_path / f"{n}_train.parquet", tmp_path / f"{n}_items.parquet")
+                              for n in ("a", "b")])
+    assert data.X.shape == (4, 4)  # 2 users and 2 items (z has no interactions) per dataset
+    assert list(data.item_ids) == ["a:x", "a:y", "b:x", "b:y"]
+    assert data.X.sum() == 6

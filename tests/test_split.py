@@ -1,0 +1,93 @@
+"""Item and time splits: no leakage, the documented sizes, and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from beeformer import contract
+from beeformer.split import SplitConfig, split
+
+
+def make_dataset(tmp_path, users=60, items=40, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = [(f"u{u}", f"i{i}", int(rng.integers(0, 10_000))) for u in range(users)
+            for i in rng.choice(items, size=int(rng.integers(3, min(12, items))), replace=False)]
+    interactions = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+    texts = pd.DataFrame({"item_id": [f"i{i}" for i in range(items)], "text": [f"item {i}" for i in range(items)]})
+    contract.write_table(interactions, tmp_path / "interactions.parquet")
+    contract.write_table(texts, tmp_path / "items.parquet")
+    return interactions
+
+
+def read_parts(folder):
+    return {p: pd.read_parquet(contract.split_file(folder, p))
+            for p in contract.SPLIT_INTERACTION_PARTS + contract.SPLIT_CANDIDATE_PARTS}
+
+
+def test_item_split_holds_out_cold_items(tmp_path):
+    interactions = make_dataset(tmp_path)
+    out = tmp_path / "split"
+    split(SplitConfig(kind="item", test_items=8, validation_items=5, seed=3),
+          tmp_path / "interactions.parquet", tmp_path / "items.parquet", out)
+    parts = read_parts(out)
+    test_items = set(parts["test_candidates"]["item_id"])
+    validation_items = set(parts["validation_candidates"]["item_id"])
+    assert len(test_items) == 8 and len(validation_items) == 5 and not test_items & validation_items
+    train_items = set(parts["train"]["item_id"])
+    assert not train_items & (test_items | validation_items)
+    # every interaction with a non-held-out item is in train
+    expected_train = interactions[~interactions["item_id"].isin(test_items | validation_items)]
+    assert len(parts["train"]) == len(expected_train)
+    for phase, held in (("test", test_items), ("validation", validation_items)):
+        target, source = parts[f"{phase}_target"], parts[f"{phase}_source"]
+        assert set(target["item_id"]) <= held
+        assert set(target["user_id"]) == set(source["user_id"])
+        assert set(source["item_id"]) <= train_items
+        # target = all held-out interactions of users who also have a training history
+        with_history = set(parts["train"]["user_id"])
+        expected = interactions[interactions["item_id"].isin(held) & interactions["user_id"].isin(with_history)]
+        assert len(target) == len(expected)
+    summary = json.loads((out / "split.json").read_text())
+    assert summary["test_target"]["rows"] == len(parts["test_target"])
+
+
+def test_item_split_is_deterministic_and_seed_dependent(tmp_path):
+    make_dataset(tmp_path)
+    runs = {}
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        split(SplitConfig(test_items=8, validation_items=5, seed=seed),
+              tmp_path / "interactions.parquet", tmp_path / "items.parquet", tmp_path / name)
+        runs[name] = read_parts(tmp_path / name)["test_candidates"]["item_id"].tolist()
+    assert runs["a"] == runs["b"] != runs["c"]
+
+
+def test_time_split_uses_the_last_shares(tmp_path):
+    interactions = make_dataset(tmp_path, users=80)
+    out = tmp_path / "split"
+    split(SplitConfig(kind="time", test_share=0.2, validation_share=0.2),
+          tmp_path / "interactions.parquet", tmp_path / "items.parquet", out)
+    parts = read_parts(out)
+    n = len(interactions)
+    assert len(parts["train"]) == round(n * 0.6)
+    cutoff = parts["train"]["timestamp"].max()
+    assert (parts["test_target"]["timestamp"] >= cutoff).all()
+    assert parts["test_source"]["timestamp"].max() <= parts["test_target"]["timestamp"].min()
+    assert set(parts["test_source"]["user_id"]) == set(parts["test_target"]["user_id"])
+    assert len(parts["test_candidates"]) == interactions["item_id"].nunique()
+
+
+def test_bad_settings_give_clear_errors(tmp_path):
+    make_dataset(tmp_path, items=10)
+    with pytest.raises(contract.ContractError, match="only 10 items"):
+        split(SplitConfig(test_items=8, validation_items=5),
+              tmp_path / "interactions.parquet", tmp_path / "items.parquet", tmp_path / "s")
+    assert not (tmp_path / "s").exists()  # nothing half-written
+    with pytest.raises(contract.ContractError, match="unknown setting"):
+        SplitConfig.from_dict({"kind": "item", "test_item": 3})
+    pd.DataFrame({"user_id": ["a"], "item_id": ["i1"]}).to_parquet(tmp_path / "no_time.parquet")
+    with pytest.raises(contract.ContractError, match="timestamp"):
+        split(SplitConfig(kind="time"), tmp_path / "no_time.parquet", tmp_path / "items.parquet", tmp_path / "t")
