@@ -40,7 +40,7 @@ def test_m_is_a_floor_and_positives_come_first():
 def test_paper_negatives_are_distinct_and_untouched():
     X = make_matrix()
     batch = sample_items(X, np.array([0, 2]), m=12, rng=np.random.default_rng(1), negatives="paper")
-    negatives = batch.items[batch.n_positive_items:]
+    negatives = batch.items[batch.n_positive_items :]
     assert len(negatives) == 7 and len(set(negatives)) == 7
     assert not set(negatives) & {0, 1, 3, 5, 6}
 
@@ -56,20 +56,26 @@ def test_synthetic_shop_is_deterministic_and_links_unlike_items():
     # co-consumption follows missions: a headlamp is bought with tents far more than with desk lamps
     text = items.set_index("item_id")["text"]
     basket = interactions.assign(text=interactions["item_id"].map(text))
+
     def buyers(word):
         return set(basket.loc[basket["text"].str.contains(word), "user_id"])
+
     headlamp = buyers("headlamp")
     assert len(headlamp & buyers("dome tent")) > 3 * len(headlamp & buyers("desk lamp"))
 
 
 def test_training_data_keeps_datasets_apart(tmp_path):
     for name in ("a", "b"):
-        contract.write_table(pd.DataFrame({"user_id": ["1", "1", "2"], "item_id": ["x", "y", "x"]}),
-                             tmp_path / f"{name}_train.parquet")
-        contract.write_table(pd.DataFrame({"item_id": ["x", "y", "z"], "text": ["t x", "t y", "t z"]}),
-                             tmp_path / f"{name}_items.parquet")
-    data = TrainingData.load([(n, tmp_path / f"{n}_train.parquet", tmp_path / f"{n}_items.parquet")
-                              for n in ("a", "b")])
+        contract.write_table(
+            pd.DataFrame({"user_id": ["1", "1", "2"], "item_id": ["x", "y", "x"]}), tmp_path / f"{name}_train.parquet"
+        )
+        contract.write_table(
+            pd.DataFrame({"item_id": ["x", "y", "z"], "text": ["t x", "t y", "t z"]}),
+            tmp_path / f"{name}_items.parquet",
+        )
+    data = TrainingData.load(
+        [(n, tmp_path / f"{n}_train.parquet", tmp_path / f"{n}_items.parquet") for n in ("a", "b")]
+    )
     assert data.X.shape == (4, 4)  # 2 users and 2 items (z has no interactions) per dataset
     assert list(data.item_ids) == ["a:x", "a:y", "b:x", "b:y"]
     assert data.X.sum() == 6

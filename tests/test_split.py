@@ -14,8 +14,11 @@ from beeformer.split import SplitConfig, split
 
 def make_dataset(tmp_path, users=60, items=40, seed=0):
     rng = np.random.default_rng(seed)
-    rows = [(f"u{u}", f"i{i}", int(rng.integers(0, 10_000))) for u in range(users)
-            for i in rng.choice(items, size=int(rng.integers(3, min(12, items))), replace=False)]
+    rows = [
+        (f"u{u}", f"i{i}", int(rng.integers(0, 10_000)))
+        for u in range(users)
+        for i in rng.choice(items, size=int(rng.integers(3, min(12, items))), replace=False)
+    ]
     interactions = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
     texts = pd.DataFrame({"item_id": [f"i{i}" for i in range(items)], "text": [f"item {i}" for i in range(items)]})
     contract.write_table(interactions, tmp_path / "interactions.parquet")
@@ -24,15 +27,21 @@ def make_dataset(tmp_path, users=60, items=40, seed=0):
 
 
 def read_parts(folder):
-    return {p: pd.read_parquet(contract.split_file(folder, p))
-            for p in contract.SPLIT_INTERACTION_PARTS + contract.SPLIT_CANDIDATE_PARTS}
+    return {
+        p: pd.read_parquet(contract.split_file(folder, p))
+        for p in contract.SPLIT_INTERACTION_PARTS + contract.SPLIT_CANDIDATE_PARTS
+    }
 
 
 def test_item_split_holds_out_cold_items(tmp_path):
     interactions = make_dataset(tmp_path)
     out = tmp_path / "split"
-    split(SplitConfig(kind="item", test_items=8, validation_items=5, seed=3),
-          tmp_path / "interactions.parquet", tmp_path / "items.parquet", out)
+    split(
+        SplitConfig(kind="item", test_items=8, validation_items=5, seed=3),
+        tmp_path / "interactions.parquet",
+        tmp_path / "items.parquet",
+        out,
+    )
     parts = read_parts(out)
     test_items = set(parts["test_candidates"]["item_id"])
     validation_items = set(parts["validation_candidates"]["item_id"])
@@ -59,8 +68,12 @@ def test_item_split_is_deterministic_and_seed_dependent(tmp_path):
     make_dataset(tmp_path)
     runs = {}
     for name, seed in (("a", 1), ("b", 1), ("c", 2)):
-        split(SplitConfig(test_items=8, validation_items=5, seed=seed),
-              tmp_path / "interactions.parquet", tmp_path / "items.parquet", tmp_path / name)
+        split(
+            SplitConfig(test_items=8, validation_items=5, seed=seed),
+            tmp_path / "interactions.parquet",
+            tmp_path / "items.parquet",
+            tmp_path / name,
+        )
         runs[name] = read_parts(tmp_path / name)["test_candidates"]["item_id"].tolist()
     assert runs["a"] == runs["b"] != runs["c"]
 
@@ -68,8 +81,12 @@ def test_item_split_is_deterministic_and_seed_dependent(tmp_path):
 def test_time_split_uses_the_last_shares(tmp_path):
     interactions = make_dataset(tmp_path, users=80)
     out = tmp_path / "split"
-    split(SplitConfig(kind="time", test_share=0.2, validation_share=0.2),
-          tmp_path / "interactions.parquet", tmp_path / "items.parquet", out)
+    split(
+        SplitConfig(kind="time", test_share=0.2, validation_share=0.2),
+        tmp_path / "interactions.parquet",
+        tmp_path / "items.parquet",
+        out,
+    )
     parts = read_parts(out)
     n = len(interactions)
     assert len(parts["train"]) == round(n * 0.6)
@@ -83,8 +100,12 @@ def test_time_split_uses_the_last_shares(tmp_path):
 def test_bad_settings_give_clear_errors(tmp_path):
     make_dataset(tmp_path, items=10)
     with pytest.raises(contract.ContractError, match="only 10 items"):
-        split(SplitConfig(test_items=8, validation_items=5),
-              tmp_path / "interactions.parquet", tmp_path / "items.parquet", tmp_path / "s")
+        split(
+            SplitConfig(test_items=8, validation_items=5),
+            tmp_path / "interactions.parquet",
+            tmp_path / "items.parquet",
+            tmp_path / "s",
+        )
     assert not (tmp_path / "s").exists()  # nothing half-written
     with pytest.raises(contract.ContractError, match="unknown setting"):
         SplitConfig.from_dict({"kind": "item", "test_item": 3})

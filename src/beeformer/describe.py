@@ -18,9 +18,7 @@ log = logging.getLogger(__name__)
 ENGINES = ("none", "vllm", "openai", "transformers", "published")
 
 
-def describe(
-    spec: dict[str, Any], features_path: str | os.PathLike[str], items_path: str | os.PathLike[str]
-) -> int:
+def describe(spec: dict[str, Any], features_path: str | os.PathLike[str], items_path: str | os.PathLike[str]) -> int:
     """Write ``items_path`` (item_id, text) from ``features_path``; return the number of items written."""
     engine = spec.get("engine", "none")
     if engine not in ENGINES:

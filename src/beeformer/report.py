@@ -46,8 +46,11 @@ def to_markdown(title: str, table: pd.DataFrame) -> str:
 
 
 def render(
-    title: str, rows: Sequence[tuple[str, str | os.PathLike[str]]], out_md: str | os.PathLike[str],
-    out_csv: str | os.PathLike[str], out_png: str | os.PathLike[str],
+    title: str,
+    rows: Sequence[tuple[str, str | os.PathLike[str]]],
+    out_md: str | os.PathLike[str],
+    out_csv: str | os.PathLike[str],
+    out_png: str | os.PathLike[str],
 ) -> pd.DataFrame:
     """Write the experiment's table as markdown, CSV and a bar chart; print the markdown."""
     table = collect(rows)
@@ -78,8 +81,12 @@ def _plot(title: str, table: pd.DataFrame, path: Path) -> None:
     x = np.arange(len(metrics))
     for i, (_, row) in enumerate(table.iterrows()):
         ax.bar(
-            x + i * width, [row[m] for m in metrics], width, yerr=[row[m + "_se"] for m in metrics],
-            label=row["method"], capsize=2,
+            x + i * width,
+            [row[m] for m in metrics],
+            width,
+            yerr=[row[m + "_se"] for m in metrics],
+            label=row["method"],
+            capsize=2,
         )
     ax.set_xticks(x + width * (len(table) - 1) / 2, [_short(m) for m in metrics])
     ax.set(title=title, ylabel="score")

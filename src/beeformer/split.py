@@ -80,8 +80,12 @@ def split(
         contract.write_json(summary, Path(tmp) / "split.json")
     log.info(
         "split (%s): train %d interactions, test %d users x %d candidates, validation %d users x %d candidates",
-        config.kind, len(parts["train"]), summary["test_target"]["users"], len(parts["test_candidates"]),
-        summary["validation_target"]["users"], len(parts["validation_candidates"]),
+        config.kind,
+        len(parts["train"]),
+        summary["test_target"]["users"],
+        len(parts["test_candidates"]),
+        summary["validation_target"]["users"],
+        len(parts["validation_candidates"]),
     )
     return summary
 
@@ -125,8 +129,8 @@ def time_split(
         raise contract.ContractError("split: test_share + validation_share must lie strictly between 0 and 1")
     ordered = interactions.sort_values(["timestamp", "user_id", "item_id"], kind="stable")
     n = len(ordered)
-    test_start = int(round(n * (1 - config.test_share)))
-    validation_start = int(round(n * (1 - config.test_share - config.validation_share)))
+    test_start = round(n * (1 - config.test_share))
+    validation_start = round(n * (1 - config.test_share - config.validation_share))
     train = ordered.iloc[:validation_start]
     periods = {
         "validation": (train, ordered.iloc[validation_start:test_start]),

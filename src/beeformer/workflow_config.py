@@ -32,7 +32,7 @@ def method_kind(config: dict[str, Any], method: str) -> str:
     """``cbf`` (an encoder's content-based scores), ``heater`` or ``cf``."""
     if method in config["encoders"]:
         return "cbf"
-    if method.startswith(HEATER_PREFIX) and method[len(HEATER_PREFIX):] in config["encoders"]:
+    if method.startswith(HEATER_PREFIX) and method[len(HEATER_PREFIX) :] in config["encoders"]:
         return "heater"
     if method in CF_METHODS:
         return "cf"
@@ -53,9 +53,7 @@ def check_references(config: dict[str, Any]) -> None:
                 raise ConfigError(f"encoders.{name}.train_on: unknown split '{split}'; known: {list(splits)}")
     for name, experiment in config["experiments"].items():
         if experiment["split"] not in splits:
-            raise ConfigError(
-                f"experiments.{name}.split: unknown split '{experiment['split']}'; known: {list(splits)}"
-            )
+            raise ConfigError(f"experiments.{name}.split: unknown split '{experiment['split']}'; known: {list(splits)}")
         for method in experiment["methods"]:
             try:
                 method_kind(config, method)

@@ -63,6 +63,10 @@ def prepare(
     contract.write_json(summary, report_path)
     log.info(
         "dataset %s: %d users, %d items, %d interactions -> %s",
-        name, summary["users"], summary["items"], summary["interactions"], Path(interactions_path).parent,
+        name,
+        summary["users"],
+        summary["items"],
+        summary["interactions"],
+        Path(interactions_path).parent,
     )
     return summary

@@ -72,9 +72,9 @@ def apply_filters(
         frame = frame[frame["rating"] >= min_rating]
     after_min_rating = len(frame)
 
-    if has_time:
-        frame = frame.sort_values("timestamp", kind="stable")
-    frame = frame.drop_duplicates(["user_id", "item_id"], keep="first")
+    # Sorting first (stably) puts each pair's earliest row, or its first row in the file, first.
+    order = ["user_id", "timestamp", "item_id"] if has_time else ["user_id", "item_id"]
+    frame = frame.sort_values(order, kind="stable").drop_duplicates(["user_id", "item_id"], keep="first")
     after_dedupe = len(frame)
 
     item_ids = items["item_id"].astype("str")
@@ -94,8 +94,7 @@ def apply_filters(
             f"min_user_interactions={min_user_interactions}): "
             "lower the thresholds or check the column mapping"
         )
-    order = ["user_id", "timestamp", "item_id"] if has_time else ["user_id", "item_id"]
-    frame = frame.sort_values(order, kind="stable").reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
     kept_items = items.assign(item_id=item_ids)[has_text & item_ids.isin(frame["item_id"].unique())]
     kept_items = kept_items.drop_duplicates("item_id").sort_values("item_id").reset_index(drop=True)
 

@@ -71,15 +71,13 @@ def _load_interactions(section: Mapping[str, Any], base: Path) -> pd.DataFrame:
     raw = _read(
         path, list(columns.values()), section.get("sep"), str_columns=[columns[k] for k in INTERACTION_KEYS]
     )
-    for source in columns.values():
-        _require_values(raw[source], path, source)
     frame = pd.DataFrame({key: _to_ids(raw[columns[key]]) for key in INTERACTION_KEYS})
     for key in INTERACTION_KEYS:
         _require_values(frame[key], path, columns[key])
-    if "rating" in columns:
-        frame["rating"] = _to_rating(raw[columns["rating"]], path, columns["rating"])
-    if "timestamp" in columns:
-        frame["timestamp"] = _to_timestamp(raw[columns["timestamp"]], path, columns["timestamp"])
+    for key, convert in (("rating", _to_rating), ("timestamp", _to_timestamp)):
+        if key in columns:
+            _require_values(raw[columns[key]], path, columns[key])
+            frame[key] = convert(raw[columns[key]], path, columns[key])
     logger.info("read %d interactions from %s", len(frame), path)
     return frame
 
@@ -98,7 +96,8 @@ def _to_timestamp(values: pd.Series, path: Path, source: str) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         return values
     numbers = pd.to_numeric(values, errors="coerce")
-    if not numbers.isna().any():
+    if numbers.notna().any():  # a column of numbers, perhaps with a few bad values
+        _raise_first_bad(values, numbers.isna(), path, source, "a unix time or an ISO-8601 date")
         return numbers
     dates = pd.to_datetime(values, errors="coerce", format="ISO8601", utc=True)
     _raise_first_bad(values, dates.isna(), path, source, "a unix time or an ISO-8601 date")

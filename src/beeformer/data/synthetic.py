@@ -140,8 +140,22 @@ MISSIONS: dict[str, list[tuple[str, str]]] = {
 }
 
 BRANDS = (
-    "Acorn", "Bluebird", "Cobalt", "Dune", "Ember", "Fjord", "Granite", "Harbor", "Iris", "Juniper",
-    "Kestrel", "Lumen", "Meridian", "Nimbus", "Orchid", "Pine",
+    "Acorn",
+    "Bluebird",
+    "Cobalt",
+    "Dune",
+    "Ember",
+    "Fjord",
+    "Granite",
+    "Harbor",
+    "Iris",
+    "Juniper",
+    "Kestrel",
+    "Lumen",
+    "Meridian",
+    "Nimbus",
+    "Orchid",
+    "Pine",
 )
 DETAILS = (
     "Available in black, grey and navy.",

@@ -96,12 +96,14 @@ def recommend(
     candidate_rows = needed.get_indexer(candidates)
     top_index, top_score = score_top_k(history, embeddings, candidate_rows, k)
     n_users, width = top_index.shape
-    predictions = pd.DataFrame({
-        "user_id": np.repeat(np.asarray(users.categories, dtype=object), width),
-        "item_id": candidates.to_numpy()[top_index.ravel()],
-        "score": top_score.ravel(),
-        "rank": np.tile(np.arange(width), n_users),
-    })
+    predictions = pd.DataFrame(
+        {
+            "user_id": np.repeat(np.asarray(users.categories, dtype=object), width),
+            "item_id": candidates.to_numpy()[top_index.ravel()],
+            "score": top_score.ravel(),
+            "rank": np.tile(np.arange(width), n_users),
+        }
+    )
     predictions = predictions[np.isfinite(predictions["score"])]
     contract.write_table(predictions, predictions_path)
     tqdm.write(f"predictions: {n_users} users x top {width} of {len(candidates)} candidates -> {predictions_path}")

@@ -67,9 +67,7 @@ class Chunk:
     features: Features
 
 
-def make_chunks(
-    catalogue: TokenizedCatalogue, items: np.ndarray, chunk_size: int, device: torch.device
-) -> list[Chunk]:
+def make_chunks(catalogue: TokenizedCatalogue, items: np.ndarray, chunk_size: int, device: torch.device) -> list[Chunk]:
     """Cut the step's items into chunks of similar token length, which cuts padding."""
     order = np.argsort(catalogue.lengths(items), kind="stable")
     return [

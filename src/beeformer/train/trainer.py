@@ -107,8 +107,12 @@ def train(
     """Train a beeFormer model and save it as a sentence-Transformer folder; return a run summary."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device)
-    autocast = torch.bfloat16 if config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda") else None
+    device = torch.device(
+        ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device
+    )
+    autocast = (
+        torch.bfloat16 if config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda") else None
+    )
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -128,8 +132,16 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, total_steps))
     log.info(
         "training %s on %d users x %d items: %d steps (%d epochs x %d, budget %s), m=%d, chunk=%d, device=%s",
-        config.base_model, n_users, n_items, total_steps, config.epochs, steps_per_epoch, config.max_steps,
-        config.items_per_step, config.chunk_size, device,
+        config.base_model,
+        n_users,
+        n_items,
+        total_steps,
+        config.epochs,
+        steps_per_epoch,
+        config.max_steps,
+        config.items_per_step,
+        config.chunk_size,
+        device,
     )
 
     records: list[dict[str, float]] = []
@@ -143,8 +155,13 @@ def train(
             batch = sample_items(data.X, users, config.items_per_step, rng, config.negatives)
             chunks = make_chunks(catalogue, batch.items, config.chunk_size, device)
             loss = training_step(
-                model, optimizer, batch.X.to(device), chunks,
-                relu=config.prediction_relu, replay_dropout=config.replay_dropout, autocast=autocast,
+                model,
+                optimizer,
+                batch.X.to(device),
+                chunks,
+                relu=config.prediction_relu,
+                replay_dropout=config.replay_dropout,
+                autocast=autocast,
             )
             scheduler.step()
             loss_value = float(loss)
@@ -155,11 +172,18 @@ def train(
                 )
             seconds = time.perf_counter() - t0
             step += 1
-            records.append({
-                "step": step, "epoch": epoch, "loss": loss_value, "lr": scheduler.get_last_lr()[0],
-                "items": len(batch.items), "items_per_s": len(batch.items) / seconds, "seconds": seconds,
-                "peak_memory_gb": _peak_memory_gb(device),
-            })
+            records.append(
+                {
+                    "step": step,
+                    "epoch": epoch,
+                    "loss": loss_value,
+                    "lr": scheduler.get_last_lr()[0],
+                    "items": len(batch.items),
+                    "items_per_s": len(batch.items) / seconds,
+                    "seconds": seconds,
+                    "peak_memory_gb": _peak_memory_gb(device),
+                }
+            )
             progress.update()
             progress.set_postfix(loss=f"{loss_value:.5f}", items_s=f"{records[-1]['items_per_s']:.0f}")
     progress.close()
@@ -167,7 +191,9 @@ def train(
     summary = {
         "base_model": config.base_model,
         "datasets": [name for name, _, _ in sources],
-        "users": n_users, "items": n_items, "steps": step,
+        "users": n_users,
+        "items": n_items,
+        "steps": step,
         "first_loss": records[0]["loss"] if records else None,
         "final_loss": records[-1]["loss"] if records else None,
         "seconds": round(time.perf_counter() - started, 1),
@@ -180,7 +206,11 @@ def train(
     _write_log(pd.DataFrame.from_records(records), Path(log_dir))
     log.info(
         "trained %d steps in %.0f s: loss %.5f -> %.5f; model saved to %s",
-        step, summary["seconds"], summary["first_loss"] or 0, summary["final_loss"] or 0, model_dir,
+        step,
+        summary["seconds"],
+        summary["first_loss"] or 0,
+        summary["final_loss"] or 0,
+        model_dir,
     )
     return summary
 
@@ -192,7 +222,7 @@ def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optim
     return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def _schedule(config: TrainConfig, total_steps: int):  # noqa: ANN202 (a LambdaLR multiplier)
+def _schedule(config: TrainConfig, total_steps: int):
     warmup = max(0, config.warmup_steps)
 
     def multiplier(step: int) -> float:

@@ -1,0 +1,147 @@
+"""The command line's error messages, atomic writes, and the workflow-config reference checks."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from beeformer import contract, workflow_config
+from beeformer.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def test_missing_column_is_named_and_nothing_is_written(tmp_path, capsys):
+    (tmp_path / "ratings.csv").write_text("user,item\n1,2\n")
+    spec = {
+        "source": "local",
+        "interactions": {"path": str(tmp_path / "ratings.csv"), "columns": {"user_id": "user", "item_id": "book"}},
+        "items": {"path": str(tmp_path / "ratings.csv"), "columns": {"item_id": "item", "text": "user"}},
+    }
+    code, err = run(
+        capsys,
+        "data",
+        "--name",
+        "x",
+        "--params",
+        json.dumps(spec),
+        "--interactions",
+        str(tmp_path / "out/i.parquet"),
+        "--items",
+        str(tmp_path / "out/t.parquet"),
+        "--report",
+        str(tmp_path / "out/r.json"),
+    )
+    assert code == 2
+    assert "ratings.csv" in err and "book" in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_dataset_empty_after_filtering_says_which_setting(tmp_path, capsys):
+    spec = {
+        "source": "synthetic",
+        "synthetic": {"n_users": 20, "max_items_per_user": 6},
+        "filters": {"min_user_interactions": 500},
+    }
+    code, err = run(
+        capsys,
+        "data",
+        "--name",
+        "tiny",
+        "--params",
+        json.dumps(spec),
+        "--interactions",
+        str(tmp_path / "i.parquet"),
+        "--items",
+        str(tmp_path / "t.parquet"),
+        "--report",
+        str(tmp_path / "r.json"),
+    )
+    assert code == 2 and "tiny" in err and "min_user_interactions=500" in err
+    assert not (tmp_path / "i.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["describe", "--params", '{"engine": "vllm"}', "--features", "f.parquet", "--items", "o.parquet"],
+            "describe.engine 'vllm' is not implemented yet",
+        ),
+        (
+            [
+                "data",
+                "--name",
+                "ml",
+                "--params",
+                '{"source": "movielens-20m"}',
+                "--interactions",
+                "a",
+                "--items",
+                "b",
+                "--report",
+                "c",
+            ],
+            "source 'movielens-20m' is not implemented yet",
+        ),
+        (
+            [
+                "baseline",
+                "--method",
+                "sansa",
+                "--train",
+                "a",
+                "--source",
+                "b",
+                "--candidates",
+                "c",
+                "--predictions",
+                "d",
+            ],
+            "baseline 'sansa' is not implemented yet",
+        ),
+        (
+            ["split", "--interactions", "missing.parquet", "--items", "x", "--out-dir", "s"],
+            "missing.parquet: file not found",
+        ),
+    ],
+)
+def test_unfinished_or_impossible_steps_fail_clearly(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    code, err = run(capsys, *argv)
+    assert code == 2 and message in err
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "table.parquet"
+    with pytest.raises(RuntimeError), contract.atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+    contract.write_table(pd.DataFrame({"item_id": ["a"], "text": ["t"]}), target)
+    assert contract.read_items(target)["text"].tolist() == ["t"]
+    with pytest.raises(contract.ContractError, match="missing column"):
+        contract.read_interactions(target)
+
+
+def test_config_references_are_checked():
+    config = {
+        "datasets": {"d": {}},
+        "splits": {"s": {"dataset": "d"}},
+        "encoders": {"e": {"base": "x"}, "b": {"base": "x", "train_on": ["s"]}},
+        "experiments": {"t": {"split": "s", "methods": ["e", "b", "heater-e", "als"]}},
+    }
+    workflow_config.check_references(config)
+    assert workflow_config.trained_encoders(config) == ["b"]
+    assert workflow_config.pretrained_encoders(config) == ["e"]
+    config["experiments"]["t"]["methods"].append("heater-zzz")
+    with pytest.raises(workflow_config.ConfigError, match=r"experiments\.t\.methods: method 'heater-zzz'"):
+        workflow_config.check_references(config)
+    config["encoders"]["b"]["train_on"] = ["nope"]
+    with pytest.raises(workflow_config.ConfigError, match=r"encoders\.b\.train_on: unknown split 'nope'"):
+        workflow_config.check_references(config)
