@@ -8,14 +8,8 @@ import scipy.sparse as sp
 
 from beeformer import contract
 from beeformer.data.synthetic import MISSIONS, SyntheticConfig, generate
-from beeformer.train.sampling import sample_items, user_batches
+from beeformer.train.sampling import sample_items
 from beeformer.train.trainer import TrainingData
-
-
-def test_user_batches_cover_each_user_once_per_epoch():
-    batches = list(user_batches(10, 4, np.random.default_rng(0)))
-    assert [len(b) for b in batches] == [4, 4, 2]
-    assert sorted(np.concatenate(batches)) == list(range(10))
 
 
 def make_matrix():

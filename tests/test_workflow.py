@@ -52,10 +52,10 @@ def test_demo_runs_end_to_end_and_beeformer_wins(tmp_path):
     work = tmp_path / "demo"
     work.mkdir()
     config = str(REPO / "config" / "config.yaml")
-    target = snakemake(work, "-n", "--configfile", config, "results/splits/demo-item/split.json")
+    target = snakemake(work, "-n", "results/splits/demo-item/split.json", "--configfile", config)
     assert jobs(target.stdout + target.stderr) == {"prepare_dataset": 1, "describe_items": 1, "split_dataset": 1}
 
-    snakemake(work, "--configfile", config, "all")
+    snakemake(work, "all", "--configfile", config)
     table = pd.read_csv(work / "results/tables/demo-cold-start.csv").set_index("method")
     pretrained = table.loc["all-MiniLM-L6-v2", "recall@20"]
     trained = table.loc["beeformer-demo-MiniLM", "recall@20"]
@@ -69,7 +69,7 @@ def test_demo_runs_end_to_end_and_beeformer_wins(tmp_path):
     model = SentenceTransformer(str(work / "results/models/beeformer-demo-MiniLM"), device="cpu")
     assert model.encode(["a tent"]).shape == (1, 384)
 
-    again = snakemake(work, "--configfile", config, "all")
+    again = snakemake(work, "all", "--configfile", config)
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
@@ -109,7 +109,7 @@ def test_goodbooks_sample_workflow(tmp_path):
     config["evaluation"].update({"max_seq_length": 48, "n_bootstrap": 100})
     path = tmp_path / "goodbooks.yaml"
     path.write_text(yaml.safe_dump(config))
-    snakemake(tmp_path, "--configfile", str(path), "all")
+    snakemake(tmp_path, "all", "--configfile", str(path))
 
     data = pd.read_json(tmp_path / "results/data/goodbooks/data.json", typ="series")
     # ../shared/data/goodbooks/SOURCE.md: ~203,700 interactions, 2,669 users, 9,915 items before dropping the
@@ -126,10 +126,10 @@ def test_movielens_sample_data_and_splits(tmp_path):
     path.write_text(yaml.safe_dump(local_config("movielens", {})))
     snakemake(
         tmp_path,
-        "--configfile",
-        str(path),
         "results/splits/movielens-item/split.json",
         "results/splits/movielens-time/split.json",
+        "--configfile",
+        str(path),
     )
     time_target = pd.read_parquet(tmp_path / "results/splits/movielens-time/test_target.parquet")
     train = pd.read_parquet(tmp_path / "results/splits/movielens-time/train.parquet")

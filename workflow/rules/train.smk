@@ -11,6 +11,7 @@ rule train_beeformer:
         hyperparameters=train_params,
         sources=train_sources,
         log_dir="results/training/{encoder}",
+        launcher=train_launcher,
     log:
         "results/logs/train/{encoder}.log",
     benchmark:
@@ -22,5 +23,5 @@ rule train_beeformer:
     conda:
         "../../envs/beeformer.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} python -m beeformer train --params {params.hyperparameters} {params.sources}"
+        "OMP_NUM_THREADS={threads} {params.launcher} train --params {params.hyperparameters} {params.sources}"
         " --model-dir {output.model} --log-dir {params.log_dir} 2>&1 | tee {log}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,13 +20,6 @@ class Batch:
     items: np.ndarray
     X: torch.Tensor  # (users, items), float32, binary
     n_positive_items: int
-
-
-def user_batches(n_users: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Users shuffled once per epoch, in batches of ``batch_size`` (the last one may be smaller)."""
-    order = rng.permutation(n_users)
-    for start in range(0, n_users, batch_size):
-        yield order[start : start + batch_size]
 
 
 def sample_items(

@@ -7,6 +7,10 @@
 (e) the optimizer step, in ``training_step``.
 Stage (a), sampling users and items, is in :mod:`beeformer.train.sampling`.
 
+When the autograd graph of all m items fits in memory, ``single_pass=True`` keeps the graphs of one forward
+(``embed_with_grad``) and back-propagates dL/dA through them: one forward instead of two. With several ranks
+(:mod:`beeformer.train.distributed`) each rank embeds and back-propagates only its share of the chunks.
+
 Pass (d) replays the random state that pass (b) saw for each chunk, so dropout masks match and dL/dA is the
 exact gradient of the function that was evaluated (the authors' code does not do this).
 """
@@ -21,6 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sentence_transformers import SentenceTransformer
+
+from beeformer.train.distributed import SINGLE_PROCESS, Rank, sum_across_ranks, sum_gradients
 
 Features = dict[str, torch.Tensor]
 
@@ -106,19 +112,30 @@ def embed(model: SentenceTransformer, features: Features, autocast: torch.dtype 
 
 
 def embed_without_grad(
-    model: SentenceTransformer, chunks: Sequence[Chunk], m: int, autocast: torch.dtype | None = None
+    model: SentenceTransformer,
+    chunks: Sequence[Chunk],
+    m: int,
+    autocast: torch.dtype | None = None,
+    rank: Rank = SINGLE_PROCESS,
 ) -> tuple[torch.Tensor, list[RandomState]]:
-    """Stage (b): the m x d embedding matrix A, with no autograd graph, and each chunk's random state."""
+    """Stage (b): the m x d matrix A with no autograd graph, and each chunk's random state.
+
+    ``chunks`` are this rank's; the rows of other ranks' chunks arrive through a sum over ranks.
+    """
     states: list[RandomState] = []
-    parts: list[torch.Tensor] = []
+    A = _empty_embeddings(model, m, autocast, _device(model))
     with torch.no_grad():
         for chunk in chunks:
             states.append(RandomState(chunk.positions.device))
-            parts.append(embed(model, chunk.features, autocast))
-    A = torch.empty((m, parts[0].shape[1]), dtype=parts[0].dtype, device=parts[0].device)
-    for chunk, part in zip(chunks, parts, strict=True):
-        A[chunk.positions] = part
-    return A, states
+            A[chunk.positions] = embed(model, chunk.features, autocast)
+    return sum_across_ranks(A, rank), states
+
+
+def embed_with_grad(
+    model: SentenceTransformer, chunks: Sequence[Chunk], autocast: torch.dtype | None = None
+) -> list[torch.Tensor]:
+    """The single-pass alternative to stage (b): chunk embeddings whose autograd graphs are kept."""
+    return [embed(model, chunk.features, autocast) for chunk in chunks]
 
 
 def elsa_loss(X: torch.Tensor, A: torch.Tensor, relu: bool = True) -> torch.Tensor:
@@ -168,11 +185,52 @@ def training_step(
     relu: bool = True,
     replay_dropout: bool = True,
     autocast: torch.dtype | None = None,
+    single_pass: bool = False,
+    rank: Rank = SINGLE_PROCESS,
 ) -> torch.Tensor:
     """Stages (b)-(e) for one batch: returns the loss (a 0-d tensor, still on the device)."""
-    A, states = embed_without_grad(model, chunks, X.shape[1], autocast)
-    loss, dA = loss_and_embedding_gradient(X, A, relu)
+    mine = rank.share(chunks)
+    m = X.shape[1]
     optimizer.zero_grad(set_to_none=True)
-    backpropagate_chunks(model, chunks, dA, states if replay_dropout else None, autocast)
+    if single_pass:
+        parts = embed_with_grad(model, mine, autocast)
+        A = _empty_embeddings(model, m, autocast, X.device)
+        for chunk, part in zip(mine, parts, strict=True):
+            A[chunk.positions] = part.detach()
+        loss, dA = loss_and_embedding_gradient(X, sum_across_ranks(A, rank), relu)
+        if parts:
+            torch.autograd.backward(parts, [dA[chunk.positions] for chunk in mine])
+    else:
+        A, states = embed_without_grad(model, mine, m, autocast, rank)
+        loss, dA = loss_and_embedding_gradient(X, A, relu)
+        backpropagate_chunks(model, mine, dA, states if replay_dropout else None, autocast)
+    sum_gradients([p for p in model.parameters() if p.requires_grad], rank)
     optimizer.step()
     return loss
+
+
+def graph_bytes(model: SentenceTransformer, chunks: Sequence[Chunk], autocast: torch.dtype | None) -> int:
+    """Rough activation memory of keeping every chunk's autograd graph (the single-pass mode).
+
+    Per Transformer layer and sequence of length s: s (34 h + 5 a s) bytes in 16-bit precision (Korthikanti et
+    al., 2022), twice that in 32-bit; h the hidden size, a the number of attention heads.
+    """
+    config = model[0].auto_model.config
+    h, a, layers = config.hidden_size, config.num_attention_heads, config.num_hidden_layers
+    scale = 1 if autocast is not None else 2
+    total = 0
+    for chunk in chunks:
+        n, s = chunk.features["input_ids"].shape
+        total += n * s * (34 * h + 5 * a * s)
+    return total * layers * scale
+
+
+def _device(model: SentenceTransformer) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _empty_embeddings(
+    model: SentenceTransformer, m: int, autocast: torch.dtype | None, device: torch.device
+) -> torch.Tensor:
+    dtype = torch.float32 if autocast is not None else next(model.parameters()).dtype
+    return torch.zeros((m, model.get_embedding_dimension()), dtype=dtype, device=device)

@@ -20,8 +20,10 @@ from sentence_transformers import SentenceTransformer
 from tqdm.auto import tqdm
 
 from beeformer import contract
-from beeformer.train.sampling import NegativeSampling, sample_items, user_batches
-from beeformer.train.step import TokenizedCatalogue, make_chunks, training_step
+from beeformer.train import checkpoint, distributed
+from beeformer.train.card import model_card
+from beeformer.train.sampling import NegativeSampling, sample_items
+from beeformer.train.step import TokenizedCatalogue, graph_bytes, make_chunks, training_step
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ class TrainConfig:
     replay_dropout: bool = True
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     text_prefix: str = ""
+    memory_budget_gb: float | None = None  # single-pass step when the graph of all m items fits; None = off
+    checkpoint_every: int = 100  # steps between checkpoints (and at each epoch's end); 0 = epoch ends only
     device: str = "auto"
     seed: int = 42
 
@@ -104,19 +108,19 @@ def train(
     model_dir: str | os.PathLike[str],
     log_dir: str | os.PathLike[str],
 ) -> dict[str, Any]:
-    """Train a beeFormer model and save it as a sentence-Transformer folder; return a run summary."""
+    """Train a beeFormer model and save it as a sentence-Transformer folder; return a run summary.
+
+    Under ``torchrun`` every process runs this function; rank 0 writes the outputs.
+    """
+    rank, device = distributed.setup(config.device)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    device = torch.device(
-        ("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device
-    )
-    autocast = (
-        torch.bfloat16 if config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda") else None
-    )
+    autocast = torch.bfloat16 if _use_bf16(config, device) else None
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
+    # data and model
     data = TrainingData.load(sources)
     n_users, n_items = data.X.shape
     model = SentenceTransformer(contract.resolve_model(config.base_model), device=str(device))
@@ -124,68 +128,100 @@ def train(
     model.train()
     catalogue = TokenizedCatalogue.build(model, data.texts, config.text_prefix)
 
+    # optimizer, schedule, and where we are
     steps_per_epoch = math.ceil(n_users / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     if config.max_steps is not None:
         total_steps = min(total_steps, config.max_steps)
     optimizer = _optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, total_steps))
-    log.info(
-        "training %s on %d users x %d items: %d steps (%d epochs x %d, budget %s), m=%d, chunk=%d, device=%s",
-        config.base_model,
-        n_users,
-        n_items,
-        total_steps,
-        config.epochs,
-        steps_per_epoch,
-        config.max_steps,
-        config.items_per_step,
-        config.chunk_size,
-        device,
+    checkpoint_dir = Path(log_dir) / "checkpoint"
+    key = checkpoint.fingerprint(
+        {
+            "config": asdict(config),
+            "sources": [s[0] for s in sources],
+            "shape": data.X.shape,
+            "nnz": data.X.nnz,
+            "world": rank.world,
+        }
     )
+    resumed = checkpoint.load(checkpoint_dir, key, model, optimizer, scheduler, rng)
+    if resumed is None:
+        position, records = checkpoint.Position(0, 0, rng.permutation(n_users), 0), []
+    else:
+        position, records = resumed
+    budget = None if config.memory_budget_gb is None else config.memory_budget_gb * 2**30
+    if rank.is_main:
+        log.info(
+            "training %s on %d users x %d items (%s): %d steps (%d epochs x %d, budget %s), m=%d, chunk=%d, "
+            "%s on %s x %d",
+            config.base_model,
+            n_users,
+            n_items,
+            ", ".join(s[0] for s in sources),
+            total_steps,
+            config.epochs,
+            steps_per_epoch,
+            config.max_steps,
+            config.items_per_step,
+            config.chunk_size,
+            "bf16" if autocast else "fp32",
+            device,
+            rank.world,
+        )
 
-    records: list[dict[str, float]] = []
-    progress = tqdm(total=total_steps, desc="beeFormer", unit="step")
-    step, started = 0, time.perf_counter()
-    for epoch in range(config.epochs):
-        for users in user_batches(n_users, config.batch_size, rng):
-            if step == total_steps:
-                break
-            t0 = time.perf_counter()
-            batch = sample_items(data.X, users, config.items_per_step, rng, config.negatives)
-            chunks = make_chunks(catalogue, batch.items, config.chunk_size, device)
-            loss = training_step(
-                model,
-                optimizer,
-                batch.X.to(device),
-                chunks,
-                relu=config.prediction_relu,
-                replay_dropout=config.replay_dropout,
-                autocast=autocast,
+    progress = tqdm(total=total_steps, initial=position.step, desc="beeFormer", unit="step", disable=not rank.is_main)
+    started = time.perf_counter()
+    while position.step < total_steps:
+        if position.batches_done == steps_per_epoch:
+            position = checkpoint.Position(position.epoch + 1, position.step, rng.permutation(n_users), 0)
+        t0 = time.perf_counter()
+        start = position.batches_done * config.batch_size
+        users = position.order[start : start + config.batch_size]
+        batch = sample_items(data.X, users, config.items_per_step, rng, config.negatives)
+        chunks = make_chunks(catalogue, batch.items, config.chunk_size, device)
+        single_pass = budget is not None and graph_bytes(model, rank.share(chunks), autocast) <= budget
+        loss = training_step(
+            model,
+            optimizer,
+            batch.X.to(device),
+            chunks,
+            relu=config.prediction_relu,
+            replay_dropout=config.replay_dropout,
+            autocast=autocast,
+            single_pass=single_pass,
+            rank=rank,
+        )
+        scheduler.step()
+        loss_value = float(loss)
+        if not math.isfinite(loss_value):
+            raise FloatingPointError(
+                f"train: the loss became {loss_value} at step {position.step + 1} (epoch {position.epoch}); "
+                f"lower the learning rate (lr={config.lr}) or use precision fp32. The last good checkpoint, if "
+                f"any, is kept in {checkpoint_dir} and a rerun with other settings starts afresh."
             )
-            scheduler.step()
-            loss_value = float(loss)
-            if not math.isfinite(loss_value):
-                raise FloatingPointError(
-                    f"train: loss became {loss_value} at step {step} (epoch {epoch}); lower the learning rate "
-                    f"(lr={config.lr}) or use precision fp32. Nothing was saved."
-                )
-            seconds = time.perf_counter() - t0
-            step += 1
-            records.append(
-                {
-                    "step": step,
-                    "epoch": epoch,
-                    "loss": loss_value,
-                    "lr": scheduler.get_last_lr()[0],
-                    "items": len(batch.items),
-                    "items_per_s": len(batch.items) / seconds,
-                    "seconds": seconds,
-                    "peak_memory_gb": _peak_memory_gb(device),
-                }
-            )
-            progress.update()
-            progress.set_postfix(loss=f"{loss_value:.5f}", items_s=f"{records[-1]['items_per_s']:.0f}")
+        position.step += 1
+        position.batches_done += 1
+        seconds = time.perf_counter() - t0
+        records.append(
+            {
+                "step": position.step,
+                "epoch": position.epoch,
+                "loss": loss_value,
+                "lr": scheduler.get_last_lr()[0],
+                "items": len(batch.items),
+                "single_pass": single_pass,
+                "items_per_s": len(batch.items) / seconds,
+                "seconds": seconds,
+                "peak_memory_gb": _peak_memory_gb(device),
+            }
+        )
+        progress.update()
+        progress.set_postfix(loss=f"{loss_value:.5f}", items_s=f"{records[-1]['items_per_s']:.0f}")
+        at_epoch_end = position.batches_done == steps_per_epoch
+        due = config.checkpoint_every > 0 and position.step % config.checkpoint_every == 0
+        if rank.is_main and (at_epoch_end or due) and position.step < total_steps:
+            checkpoint.save(checkpoint_dir, key, model, optimizer, scheduler, rng, position, records)
     progress.close()
 
     summary = {
@@ -193,26 +229,36 @@ def train(
         "datasets": [name for name, _, _ in sources],
         "users": n_users,
         "items": n_items,
-        "steps": step,
+        "interactions": int(data.X.nnz),
+        "steps": position.step,
         "first_loss": records[0]["loss"] if records else None,
         "final_loss": records[-1]["loss"] if records else None,
         "seconds": round(time.perf_counter() - started, 1),
+        "processes": rank.world,
         "config": asdict(config),
     }
-    model.eval()
-    with contract.atomic_dir(model_dir) as tmp:
-        model.save(str(tmp))
-        contract.write_json(summary, Path(tmp) / "beeformer.json")
-    _write_log(pd.DataFrame.from_records(records), Path(log_dir))
-    log.info(
-        "trained %d steps in %.0f s: loss %.5f -> %.5f; model saved to %s",
-        step,
-        summary["seconds"],
-        summary["first_loss"] or 0,
-        summary["final_loss"] or 0,
-        model_dir,
-    )
+    if rank.is_main:
+        model.eval()
+        with contract.atomic_dir(model_dir) as tmp:
+            model.save(str(tmp))
+            contract.write_json(summary, Path(tmp) / "beeformer.json")
+            contract.write_text(model_card(summary), Path(tmp) / "README.md")
+        _write_log(pd.DataFrame.from_records(records), Path(log_dir))
+        checkpoint.remove(checkpoint_dir)
+        log.info(
+            "trained %d steps in %.0f s: loss %.5f -> %.5f; model saved to %s",
+            position.step,
+            summary["seconds"],
+            summary["first_loss"] or 0,
+            summary["final_loss"] or 0,
+            model_dir,
+        )
+    distributed.teardown()
     return summary
+
+
+def _use_bf16(config: TrainConfig, device: torch.device) -> bool:
+    return config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
 
 
 def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:

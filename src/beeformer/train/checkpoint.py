@@ -1,0 +1,98 @@
+"""Training checkpoints: everything needed to continue a run exactly where it stopped.
+
+A checkpoint holds the model, optimizer and scheduler states, the random states (torch and the sampler's numpy
+generator), the position (epoch, step, the epoch's user order and how many of its batches are done) and the
+log so far. It is written atomically, and it is only resumed by a run with the same settings and data
+(``fingerprint``); a finished run deletes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from beeformer import contract
+
+log = logging.getLogger(__name__)
+
+FILENAME = "checkpoint.pt"
+
+
+@dataclass
+class Position:
+    """Where the loop is: ``batches_done`` batches of ``order`` (this epoch's shuffled users) are trained."""
+
+    epoch: int
+    step: int
+    order: np.ndarray
+    batches_done: int
+
+
+def fingerprint(settings: dict[str, Any]) -> str:
+    """A short hash of the settings and data a checkpoint belongs to."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def save(
+    folder: Path,
+    key: str,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    rng: np.random.Generator,
+    position: Position,
+    records: list[dict[str, float]],
+) -> None:
+    state = {
+        "fingerprint": key,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "numpy_rng": rng.bit_generator.state,
+        "position": position,
+        "records": records,
+    }
+    with contract.atomic_path(folder / FILENAME) as tmp:
+        torch.save(state, tmp)
+    log.info("checkpoint at step %d (epoch %d) -> %s", position.step, position.epoch, folder / FILENAME)
+
+
+def load(
+    folder: Path,
+    key: str,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    rng: np.random.Generator,
+) -> tuple[Position, list[dict[str, float]]] | None:
+    """Restore a matching checkpoint into the given objects; None when there is none to resume."""
+    path = folder / FILENAME
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state["fingerprint"] != key:
+        log.warning("ignoring %s: it belongs to other settings or data", path)
+        return None
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    rng.bit_generator.state = state["numpy_rng"]
+    position: Position = state["position"]
+    log.info("resuming from %s at step %d (epoch %d)", path, position.step, position.epoch)
+    return position, state["records"]
+
+
+def remove(folder: Path) -> None:
+    (folder / FILENAME).unlink(missing_ok=True)
