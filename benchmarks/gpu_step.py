@@ -5,8 +5,8 @@
 
 GPU machines here have no network, so by default the model is MPNet-base with random weights (the shape of
 all-mpnet-base-v2: 12 layers, hidden 768; speed does not depend on the weights) and the texts are random tokens
-filling the whole sequence. FLOPs per step: 6 x (non-embedding) parameters x tokens for the forward+backward pass plus 2 x for
-the no-grad pass; the bf16 peak is measured with a large matrix product in the same process.
+filling the whole sequence. FLOPs per step: 6 x (non-embedding) parameters x tokens for the forward+backward
+pass plus 2 x for the no-grad pass; the bf16 peak is measured with a large matrix product in the same process.
 """
 
 from __future__ import annotations
