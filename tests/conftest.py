@@ -13,6 +13,27 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("BEEFORMER_SHARED_DATA", REPO.parent / "shared" / "data"))
 
+#: ml-latest-small joined to the TMDB-5000 overviews through links.csv (paths relative to movielens-small/).
+MOVIELENS_SPEC = {
+    "interactions": {
+        "path": "ml-latest-small/ratings.csv",
+        "columns": {"user_id": "userId", "item_id": "movieId", "rating": "rating", "timestamp": "timestamp"},
+    },
+    "items": {
+        "path": "tmdb_5000_movies.csv.zip",
+        "columns": {"item_id": "id", "text": ["title", "overview"]},
+        "id_map": {"path": "ml-latest-small/links.csv", "from": "movieId", "to": "tmdbId"},
+    },
+}
+
+
+def shared_folder(name: str) -> Path:
+    """A folder of the real data samples, or a skip that says how to point the tests at them."""
+    folder = SHARED_DATA / name
+    if not folder.is_dir():
+        pytest.skip(f"real data folder {folder} not found; set BEEFORMER_SHARED_DATA to the shared data folder")
+    return folder
+
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pandas as pd
 import pytest
+from conftest import MOVIELENS_SPEC, shared_folder
 
 from beeformer.contract import ContractError
 from beeformer.data.filters import FilterReport, apply_filters
 from beeformer.data.local import load_local
-
-SHARED_DATA = Path(
-    os.environ.get("BEEFORMER_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
-
-
-def shared_folder(name: str) -> Path:
-    folder = SHARED_DATA / name
-    if not folder.is_dir():
-        pytest.skip(
-            f"real data folder {folder} not found; set BEEFORMER_SHARED_DATA to the shared data folder"
-        )
-    return folder
 
 
 def frame(rows: list[tuple[str, str, float, int]]) -> pd.DataFrame:
@@ -37,9 +22,7 @@ def items_for(*ids: str) -> pd.DataFrame:
 def run(
     interactions: pd.DataFrame, items: pd.DataFrame, min_rating: float | None = None, min_users: int = 1
 ) -> tuple[pd.DataFrame, pd.DataFrame, FilterReport]:
-    return apply_filters(
-        interactions, items, min_rating=min_rating, min_user_interactions=min_users, dataset="t"
-    )
+    return apply_filters(interactions, items, min_rating=min_rating, min_user_interactions=min_users, dataset="t")
 
 
 def test_min_rating_keeps_ratings_at_or_above() -> None:
@@ -100,9 +83,7 @@ def test_items_without_text_are_removed() -> None:
 
 
 def test_users_with_too_few_interactions_are_removed() -> None:
-    data = frame(
-        [("u", "a", 5.0, 1), ("u", "b", 5.0, 2), ("v", "a", 5.0, 3), ("w", "c", 5.0, 1), ("w", "c", 4.0, 2)]
-    )
+    data = frame([("u", "a", 5.0, 1), ("u", "b", 5.0, 2), ("v", "a", 5.0, 3), ("w", "c", 5.0, 1), ("w", "c", 4.0, 2)])
     kept, kept_items, report = run(data, items_for("a", "b", "c"), min_users=2)
     # w has two rows but one distinct item after dedupe, so w goes too
     assert kept["user_id"].tolist() == ["u", "u"]
@@ -124,9 +105,7 @@ def test_users_with_too_few_interactions_are_removed() -> None:
 def test_output_order_index_and_items() -> None:
     data = frame([("2", "b", 5.0, 9), ("10", "c", 5.0, 3), ("2", "a", 5.0, 9), ("2", "c", 5.0, 1)])
     data.index = [7, 7, 3, 1]
-    items = pd.DataFrame(
-        {"item_id": ["c", "z", "a", "b"], "text": ["C", "Z", "A", "B"], "title": list("czab")}
-    )
+    items = pd.DataFrame({"item_id": ["c", "z", "a", "b"], "text": ["C", "Z", "A", "B"], "title": list("czab")})
     kept, kept_items, _ = run(data, items)
     assert list(zip(kept["user_id"], kept["timestamp"], kept["item_id"], strict=True)) == [
         ("10", 3, "c"),
@@ -171,9 +150,7 @@ def test_empty_result_is_an_error() -> None:
 # --------------------------------------------------------------------------- real data
 
 
-def independent_filter(
-    ratings: pd.DataFrame, with_text: pd.Series, min_rating: float, min_user: int
-) -> pd.DataFrame:
+def independent_filter(ratings: pd.DataFrame, with_text: pd.Series, min_rating: float, min_user: int) -> pd.DataFrame:
     """The paper's filters in plain pandas, written separately from apply_filters."""
     kept = ratings[ratings["rating"] >= min_rating]
     if "timestamp" in kept.columns:
@@ -201,9 +178,7 @@ def test_goodbooks_sample() -> None:
         interactions, items, min_rating=4, min_user_interactions=5, dataset="goodbooks"
     )
 
-    ratings = pd.read_csv(folder / "ratings_random.csv").rename(
-        columns={"user_id": "user", "book_id": "item"}
-    )
+    ratings = pd.read_csv(folder / "ratings_random.csv").rename(columns={"user_id": "user", "book_id": "item"})
     descriptions = pd.read_feather(folder / "item_text_descriptions.feather")
     expected = independent_filter(ratings, descriptions["book_id"], 4, 5)
     assert len(kept) == len(expected) == report.after_min_user_interactions
@@ -220,26 +195,8 @@ def test_goodbooks_sample() -> None:
 
 def test_movielens_small_with_tmdb_overviews() -> None:
     folder = shared_folder("movielens-small")
-    movielens = {
-        "interactions": {
-            "path": "ml-latest-small/ratings.csv",
-            "columns": {
-                "user_id": "userId",
-                "item_id": "movieId",
-                "rating": "rating",
-                "timestamp": "timestamp",
-            },
-        },
-        "items": {
-            "path": "tmdb_5000_movies.csv.zip",
-            "columns": {"item_id": "id", "text": ["title", "overview"]},
-            "id_map": {"path": "ml-latest-small/links.csv", "from": "movieId", "to": "tmdbId"},
-        },
-    }
-    interactions, items = load_local(movielens, folder)
-    kept, kept_items, report = apply_filters(
-        interactions, items, min_rating=4, min_user_interactions=5, dataset="ml"
-    )
+    interactions, items = load_local(MOVIELENS_SPEC, folder)
+    kept, kept_items, report = apply_filters(interactions, items, min_rating=4, min_user_interactions=5, dataset="ml")
 
     ratings = pd.read_csv(folder / "ml-latest-small" / "ratings.csv")
     ratings = ratings.rename(columns={"userId": "user", "movieId": "item"})

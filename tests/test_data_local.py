@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import MOVIELENS_SPEC, shared_folder
 
 from beeformer.contract import ContractError
 from beeformer.data.local import load_local
-
-SHARED_DATA = Path(
-    os.environ.get("BEEFORMER_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
-
-
-def shared_folder(name: str) -> Path:
-    folder = SHARED_DATA / name
-    if not folder.is_dir():
-        pytest.skip(
-            f"real data folder {folder} not found; set BEEFORMER_SHARED_DATA to the shared data folder"
-        )
-    return folder
 
 
 def write(path: Path, text: str) -> Path:
@@ -111,9 +98,7 @@ def test_float_ids_with_nan_match_integer_ids(tmp_path: Path) -> None:
     # links-like map with a float column (NaN makes pandas write 862.0), items keyed by integers
     write(tmp_path / "ratings.csv", "u,i\n1,1\n1,2\n1,3\n")
     write(tmp_path / "links.csv", "movieId,tmdbId\n1,862.0\n2,\n3, 8844 \n4,862\n")
-    pd.DataFrame({"id": [862, 8844, 5], "overview": ["toys", "jungle", "unused"]}).to_feather(
-        tmp_path / "t.feather"
-    )
+    pd.DataFrame({"id": [862, 8844, 5], "overview": ["toys", "jungle", "unused"]}).to_feather(tmp_path / "t.feather")
     items_spec = {
         "path": "t.feather",
         "columns": {"item_id": "id", "text": "overview"},
@@ -130,12 +115,8 @@ def test_float_id_column_in_parquet(tmp_path: Path) -> None:
     pd.DataFrame({"u": [1.0, 2.0], "i": [np.nan, 7.0]}).to_parquet(tmp_path / "r.parquet")
     pd.DataFrame({"id": [7.0, np.nan], "text": ["seven", "orphan"]}).to_parquet(tmp_path / "i.parquet")
     items_spec = {"path": "i.parquet", "columns": {"item_id": "id", "text": "text"}}
-    with pytest.raises(
-        ContractError, match=r"r\.parquet: column 'i' is empty in 1 row\(s\), the first in data row 1"
-    ):
-        load_local(
-            spec({"path": "r.parquet", "columns": {"user_id": "u", "item_id": "i"}}, items_spec), tmp_path
-        )
+    with pytest.raises(ContractError, match=r"r\.parquet: column 'i' is empty in 1 row\(s\), the first in data row 1"):
+        load_local(spec({"path": "r.parquet", "columns": {"user_id": "u", "item_id": "i"}}, items_spec), tmp_path)
     pd.DataFrame({"u": [1.0, 2.0], "i": [7.0, 7.5]}).to_parquet(tmp_path / "r.parquet")
     interactions, items = load_local(
         spec({"path": "r.parquet", "columns": {"user_id": "u", "item_id": "i"}}, items_spec), tmp_path
@@ -201,9 +182,7 @@ def test_unparseable_timestamp(folder: Path) -> None:
     with pytest.raises(ContractError, match=r"column 't' must hold a unix time .* 'yesterday' in data row 2"):
         load_local(spec(), folder)
     write(folder / "ratings.csv", "u,i,r,t\n1,10,4,2020-01-01\n1,11,5,2020-13-45\n")
-    with pytest.raises(
-        ContractError, match=r"column 't' must hold a unix time .* '2020-13-45' in data row 2"
-    ):
+    with pytest.raises(ContractError, match=r"column 't' must hold a unix time .* '2020-13-45' in data row 2"):
         load_local(spec(), folder)
 
 
@@ -234,32 +213,14 @@ def test_non_utf8_bytes_are_replaced_with_a_warning(folder: Path) -> None:
 
 def test_movielens_small_items_through_links() -> None:
     folder = shared_folder("movielens-small")
-    movielens = {
-        "interactions": {
-            "path": "ml-latest-small/ratings.csv",
-            "columns": {
-                "user_id": "userId",
-                "item_id": "movieId",
-                "rating": "rating",
-                "timestamp": "timestamp",
-            },
-        },
-        "items": {
-            "path": "tmdb_5000_movies.csv.zip",
-            "columns": {"item_id": "id", "text": ["title", "overview"]},
-            "id_map": {"path": "ml-latest-small/links.csv", "from": "movieId", "to": "tmdbId"},
-        },
-    }
-    interactions, items = load_local(movielens, folder)
+    interactions, items = load_local(MOVIELENS_SPEC, folder)
 
     # independent computation
     ratings = pd.read_csv(folder / "ml-latest-small" / "ratings.csv")
     links = pd.read_csv(folder / "ml-latest-small" / "links.csv").dropna(subset=["tmdbId"])
     tmdb = pd.read_csv(folder / "tmdb_5000_movies.csv.zip")
     has_text = tmdb["title"].fillna("").str.strip().ne("") | tmdb["overview"].fillna("").str.strip().ne("")
-    expected = set(
-        links.loc[links["tmdbId"].astype(int).isin(tmdb.loc[has_text, "id"]), "movieId"].astype(str)
-    )
+    expected = set(links.loc[links["tmdbId"].astype(int).isin(tmdb.loc[has_text, "id"]), "movieId"].astype(str))
 
     assert len(interactions) == len(ratings) == 100_836
     assert set(items["item_id"]) == expected
