@@ -27,7 +27,12 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         all_tables(),
+        data_targets(),
     default_target: True
+
+
+onstart:
+    data_preflight()
 
 
 onsuccess:

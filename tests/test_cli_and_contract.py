@@ -71,7 +71,7 @@ def test_dataset_empty_after_filtering_says_which_setting(tmp_path, capsys):
     [
         (
             ["describe", "--params", '{"engine": "vllm"}', "--features", "f.parquet", "--items", "o.parquet"],
-            "describe.engine 'vllm' is not implemented yet",
+            "f.parquet: file not found",
         ),
         (
             [
@@ -87,7 +87,7 @@ def test_dataset_empty_after_filtering_says_which_setting(tmp_path, capsys):
                 "--report",
                 "c",
             ],
-            "source 'movielens-20m' is not implemented yet",
+            "resources/movielens-20m/ml-20m.zip",
         ),
         (
             [

@@ -155,9 +155,7 @@ def test_item_predicted_twice_counts_once_at_its_best_rank() -> None:
 
 
 def test_default_metrics_and_rank_not_position_of_row() -> None:
-    predictions = pd.DataFrame(
-        {"user_id": ["u", "u"], "item_id": ["a", "x"], "score": [0.1, 0.9], "rank": [60, 0]}
-    )
+    predictions = pd.DataFrame({"user_id": ["u", "u"], "item_id": ["a", "x"], "score": [0.1, 0.9], "rank": [60, 0]})
     result = per_user_metrics(predictions, _targets([("u", "a")]))
     assert list(result.columns) == list(METRICS)
     assert result.loc["u", "recall@20"] == 0.0
@@ -192,9 +190,7 @@ def test_bootstrap_standard_error() -> None:
     rng = np.random.default_rng(2)
     n = 20_000
     # sorted values: resampling only part of the users would shrink the error
-    per_user = pd.DataFrame(
-        {"recall@20": np.sort(rng.random(n)), "ndcg@100": rng.exponential(size=n), "flat": 0.5}
-    )
+    per_user = pd.DataFrame({"recall@20": np.sort(rng.random(n)), "ndcg@100": rng.exponential(size=n), "flat": 0.5})
     summary = summarize(per_user, n_bootstrap=500, seed=7)
     assert list(summary) == ["recall@20", "ndcg@100", "flat"]
     for name in ("recall@20", "ndcg@100"):

@@ -33,13 +33,72 @@ def _params(text: str) -> dict[str, Any]:
 def cmd_data(args: argparse.Namespace) -> None:
     from beeformer.data import prepare
 
-    prepare(args.name, args.params, args.interactions, args.items, args.report, base_dir=args.base_dir)
+    parts = {name: (interactions, items) for name, interactions, items in args.part or []} or None
+    prepare(
+        args.name,
+        args.params,
+        args.interactions,
+        args.items,
+        args.report,
+        base_dir=args.base_dir,
+        resources_dir=args.resources_dir,
+        parts=parts,
+    )
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    from beeformer.data.download import ensure
+    from beeformer.data.resources import RESOURCES, SOURCES
+
+    if args.list:
+        for name, resource in RESOURCES.items():
+            origin = f"kaggle {resource.kaggle}" if resource.kaggle else " | ".join(resource.urls)
+            print(f"{name}\t{resource.sha256 or 'pinned on first download'}\t{origin}")
+        return
+    names = list(args.resource)
+    for source in args.source or []:
+        if source not in SOURCES:
+            raise contract.ContractError(f"--source: unknown paper source {source!r}; use one of {list(SOURCES)}")
+        names += [n for role, n in SOURCES[source].items() if role != "published" or args.published]
+    unknown = [n for n in names if n not in RESOURCES]
+    if unknown:
+        raise contract.ContractError(f"unknown resource(s) {unknown}; 'beeformer download --list' lists them")
+    if not names:
+        raise contract.ContractError("name resources to download, or --source, or --list")
+    failures = []
+    for name in dict.fromkeys(names):  # every file is tried; the failures are reported together
+        try:
+            ensure(
+                RESOURCES[name],
+                args.resources_dir,
+                offline=args.offline,
+                retries=args.retries,
+                backoff=args.backoff,
+                timeout=args.timeout,
+            )
+        except contract.ContractError as error:
+            failures.append(str(error))
+    if failures:
+        raise contract.ContractError("\n".join(failures))
+
+
+def cmd_table1(args: argparse.Namespace) -> None:
+    from beeformer.data.table1 import write_table1
+
+    write_table1([tuple(d) for d in args.dataset], args.markdown, args.csv, args.tex, block_items=args.block_items)
 
 
 def cmd_describe(args: argparse.Namespace) -> None:
     from beeformer.describe import describe
 
-    describe(args.params, args.features, args.items)
+    describe(
+        args.params,
+        args.features,
+        args.items,
+        report_path=args.report,
+        cache_dir=args.cache_dir,
+        progress=not args.no_progress,
+    )
 
 
 def cmd_split(args: argparse.Namespace) -> None:
@@ -108,25 +167,86 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = stage(
         "data",
-        "Load a dataset (synthetic or local files), apply the paper's filters, write "
-        "interactions.parquet and item_features.parquet.",
+        "Load a dataset (synthetic, local files, a paper dataset from resources/, or a union of prepared "
+        "datasets), apply the paper's filters, write interactions.parquet and item_features.parquet.",
         cmd_data,
     )
     p.add_argument("--name", required=True, help="dataset name (used in messages and ids)")
     p.add_argument("--params", type=_params, required=True, help="the dataset's config entry as JSON or @file")
     p.add_argument("--base-dir", default=".", help="folder that relative paths in --params are resolved against")
+    p.add_argument(
+        "--resources-dir",
+        default=None,
+        help="folder of the downloaded files (paper sources; default BASE_DIR/resources)",
+    )
+    p.add_argument(
+        "--part",
+        nargs=3,
+        action="append",
+        metavar=("NAME", "INTERACTIONS", "ITEMS"),
+        help="source union: a part's interactions.parquet and items.parquet (default results/data/NAME/)",
+    )
     p.add_argument("--interactions", required=True, help="output: interactions.parquet")
     p.add_argument("--items", required=True, help="output: item texts (item_id, text)")
-    p.add_argument("--report", required=True, help="output: JSON with counts after each filter")
+    p.add_argument("--report", required=True, help="output: JSON with counts after each filter, joins, checksums")
+
+    p = stage(
+        "download",
+        "Fetch the paper datasets' files into resources/ (verified, resumable, retried; Kaggle sets with the "
+        "kaggle package). A file already there is verified and kept.",
+        cmd_download,
+    )
+    p.add_argument("resource", nargs="*", help="resource names, e.g. movielens-20m/ml-20m.zip (see --list)")
+    p.add_argument("--source", action="append", help="all files of a paper source, e.g. movielens-20m")
+    p.add_argument("--published", action="store_true", help="with --source: also the authors' published descriptions")
+    p.add_argument("--list", action="store_true", help="list the known resources, their checksums and sources")
+    p.add_argument("--resources-dir", default="resources", help="where the files go (default: resources)")
+    p.add_argument("--offline", action="store_true", help="never use the network: only verify files placed by hand")
+    p.add_argument("--retries", type=int, default=4, help="retries of a failing transfer (default 4)")
+    p.add_argument("--backoff", type=float, default=2.0, help="first wait between retries in seconds, doubling")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds without an answer (default 30)")
+
+    p = stage(
+        "table1",
+        "Table 1 of the paper (items, users, interactions, density of X and of XᵀX) for prepared datasets, next "
+        "to the published values; markdown, CSV and LaTeX.",
+        cmd_table1,
+    )
+    p.add_argument(
+        "--dataset",
+        nargs=3,
+        action="append",
+        required=True,
+        metavar=("NAME", "INTERACTIONS", "REPORT"),
+        help="a prepared dataset: its name, interactions.parquet and data.json; repeat for several",
+    )
+    p.add_argument("--markdown", required=True)
+    p.add_argument("--csv", required=True)
+    p.add_argument("--tex", required=True)
+    p.add_argument("--block-items", type=int, default=None, help="items per block when counting XᵀX non-zeros")
 
     p = stage(
         "describe",
-        "Turn gathered item features into the texts the encoder sees (engine 'none' keeps them).",
+        "Turn gathered item features into the texts the encoder sees: LLM descriptions (engines vllm, openai, "
+        "transformers), the authors' published ones (published), or the features as they are (none). "
+        "Generations are cached as they are made, so an interrupted run resumes and a rerun generates nothing.",
         cmd_describe,
     )
-    p.add_argument("--params", type=_params, default={}, help='describe settings, e.g. \'{"engine": "none"}\'')
+    p.add_argument(
+        "--params",
+        type=_params,
+        default={},
+        help='the dataset\'s describe settings as JSON or @file, e.g. \'{"engine": "transformers", "model": "DIR"}\'',
+    )
     p.add_argument("--features", required=True, help="input: item features (item_id, text)")
     p.add_argument("--items", required=True, help="output: items.parquet (item_id, text)")
+    p.add_argument("--report", default=None, help="output: report JSON (default: describe.json beside --items)")
+    p.add_argument(
+        "--cache-dir",
+        default=None,
+        help="folder of the generation cache, kept between runs (default: describe-cache beside --items)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     p = stage("split", "Split a dataset item-wise (cold-start items) or by time into a split folder.", cmd_split)
     p.add_argument(

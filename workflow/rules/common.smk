@@ -20,6 +20,7 @@ TRAINED = workflow_config.trained_encoders(config)
 PRETRAINED = workflow_config.pretrained_encoders(config)
 EXPERIMENTS = list(config["experiments"])
 EVALUATION = config.get("evaluation", {})
+PACKAGE_SOURCE = str(Path(workflow.basedir) / "src")
 SPLIT_PARTS = [
     "train", "validation_source", "validation_target", "test_source", "test_target",
     "validation_candidates", "test_candidates",
@@ -62,17 +63,11 @@ def print_tables():
             print(f"\n{path.read_text()}")
 
 
-# --- data and describe
+# --- data
 def dataset_params(wildcards):
-    return quoted_json(config["datasets"][wildcards.dataset])
-
-
-def describe_params(wildcards):
-    return quoted_json(config["datasets"][wildcards.dataset].get("describe", {"engine": "none"}))
-
-
-def describe_gpus(wildcards):
-    return config["datasets"][wildcards.dataset].get("describe", {}).get("gpus", 0)
+    """The dataset's entry without its describe settings (those do not change the data stage's output)."""
+    spec = config["datasets"][wildcards.dataset]
+    return quoted_json({key: value for key, value in spec.items() if key != "describe"})
 
 
 # --- split
@@ -119,6 +114,14 @@ def encoder_gpus(wildcards):
     return config["encoders"][wildcards.encoder].get("gpus", 0)
 
 
+def train_launcher(wildcards):
+    """One process, or one per GPU under torchrun when the encoder asks for several."""
+    gpus = encoder_gpus(wildcards)
+    if gpus > 1:
+        return f"torchrun --standalone --nproc_per_node={gpus} -m beeformer"
+    return "python -m beeformer"
+
+
 # --- baselines and evaluate
 def pretrained_name(wildcards):
     return shlex.quote(config["encoders"][wildcards.encoder]["base"])
@@ -155,3 +158,148 @@ def report_rows(wildcards):
 
 def report_title(wildcards):
     return shlex.quote(config["experiments"][wildcards.experiment].get("title", wildcards.experiment))
+
+
+# --- describe
+def describe_spec(wildcards):
+    return config["datasets"][wildcards.dataset].get("describe", {"engine": "none"})
+
+
+def describe_engine(wildcards):
+    return describe_spec(wildcards).get("engine", "none")
+
+
+def describe_params(wildcards):
+    return quoted_json(describe_spec(wildcards))
+
+
+def describe_inputs(wildcards):
+    """The gathered features, and the released descriptions file for engine published (a rerun when it changes)."""
+    inputs = {"features": f"results/data/{wildcards.dataset}/item_features.parquet"}
+    spec = describe_spec(wildcards)
+    if spec.get("engine") == "published" and spec.get("published", {}).get("path"):
+        inputs["published"] = spec["published"]["path"]
+    return inputs
+
+
+def describe_gpus(wildcards):
+    """describe.gpus; by default the tensor-parallel size for vllm (1 if unset) and none for the other engines."""
+    spec = describe_spec(wildcards)
+    if spec.get("gpus") is not None:
+        return spec["gpus"]
+    if spec.get("engine") == "vllm":
+        return spec.get("vllm", {}).get("tensor_parallel_size") or 1
+    return 0
+
+
+def describe_threads(wildcards):
+    """CPU threads: all cores for a local transformers model, a few for vLLM's tokenization, else one."""
+    engine = describe_engine(wildcards)
+    if engine == "transformers":
+        return workflow.cores
+    return 4 if engine == "vllm" else 1
+
+
+def describe_conda(wildcards):
+    """vLLM pins its own CUDA build of torch, so engine vllm runs in its own environment."""
+    return "../../envs/vllm.yaml" if describe_engine(wildcards) == "vllm" else "../../envs/beeformer.yaml"
+
+
+# --- data
+def _resources():
+    """beeformer.data.resources: the registry of downloadable files (imported when first needed)."""
+    from beeformer.data import resources
+
+    return resources
+
+
+def download_names(kind):
+    """Files under resources/ the download rules can fetch: kind 'http' or 'kaggle'."""
+    return _resources().names(kind)
+
+
+def dataset_spec(name):
+    return config["datasets"][name]
+
+
+def union_parts(name):
+    """The datasets a union dataset is made of (checked: they must exist)."""
+    parts = dataset_spec(name).get("of") or []
+    unknown = [p for p in parts if p not in config["datasets"]]
+    if unknown or name in parts or len(parts) < 2:
+        raise WorkflowError(
+            f"datasets.{name}.of: a union needs at least two other configured datasets; got {parts}"
+            + (f" (unknown: {unknown})" if unknown else "")
+        )
+    return parts
+
+
+def dataset_inputs(wildcards):
+    """Files the data stage reads: a paper dataset's downloads, or the prepared parts of a union."""
+    spec = dataset_spec(wildcards.dataset)
+    if spec["source"] == "union":
+        return [
+            f"results/data/{part}/{file}"
+            for part in union_parts(wildcards.dataset)
+            for file in ("interactions.parquet", "items.parquet")
+        ]
+    return [f"resources/{name}" for name in _resources().resources_for(spec).values()]
+
+
+def dataset_options(wildcards):
+    """Command-line options of the data stage besides the spec: where downloads and union parts are."""
+    spec = dataset_spec(wildcards.dataset)
+    options = ["--resources-dir resources"]
+    if spec["source"] == "union":
+        options += [
+            f"--part {part} results/data/{part}/interactions.parquet results/data/{part}/items.parquet"
+            for part in union_parts(wildcards.dataset)
+        ]
+    return " ".join(options)
+
+
+def dataset_mem_mb(wildcards):
+    """Peak memory of the data stage: Amazon Books (51M ratings) needs far more than the others."""
+    source = dataset_spec(wildcards.dataset)["source"]
+    return {"amazon-books": 64000, "movielens-20m": 12000, "union": 12000}.get(source, 8000)
+
+
+def published_descriptions(dataset):
+    """resources/ path of the authors' published descriptions for a paper-source dataset, or None."""
+    name = _resources().published_for(dataset_spec(dataset)["source"])
+    return f"resources/{name}" if name else None
+
+
+def table1_files():
+    return [f"results/tables/table1.{ext}" for ext in ("md", "csv", "tex")]
+
+
+def table1_inputs(wildcards):
+    return [
+        f"results/data/{name}/{file}" for name in DATASETS for file in ("interactions.parquet", "data.json")
+    ]
+
+
+def table1_args(wildcards):
+    return " ".join(
+        f"--dataset {name} results/data/{name}/interactions.parquet results/data/{name}/data.json"
+        for name in DATASETS
+    )
+
+
+def data_targets():
+    """Table 1 when the config has any of the paper's datasets (for rule all), else nothing."""
+    paper_sources = set(_resources().SOURCES)
+    if any(spec["source"] in paper_sources for spec in config["datasets"].values()):
+        return table1_files()
+    return []
+
+
+def data_preflight():
+    """Stop before any job when Kaggle files are still to be fetched and no Kaggle credentials exist.
+
+    Call it from an `onstart:` handler (it does not run in dry runs). Files already in resources/ need nothing.
+    """
+    message = _resources().kaggle_preflight(config["datasets"], "resources")
+    if message:
+        raise WorkflowError(message)

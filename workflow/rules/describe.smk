@@ -1,18 +1,26 @@
+# Item texts for the encoder: LLM descriptions (vllm, openai, transformers), the authors' published ones
+# (published) or the gathered features as they are (none). Generations are cached under results/cache/describe/,
+# which is no output of this rule: it survives reruns and failures, so a run resumes and a rerun generates nothing.
+# PYTHONPATH: the vLLM environment (envs/vllm.yaml) does not install beeformer, whose pins would replace vLLM's torch.
 rule describe_items:
     input:
-        "results/data/{dataset}/item_features.parquet",
+        unpack(describe_inputs),
     output:
-        "results/data/{dataset}/items.parquet",
+        texts="results/data/{dataset}/items.parquet",
+        report="results/data/{dataset}/describe.json",
     params:
         spec=describe_params,
+        cache_dir="results/cache/describe/{dataset}",
+        package=PACKAGE_SOURCE,
     log:
         "results/logs/describe/{dataset}.log",
     benchmark:
         "results/benchmarks/describe/{dataset}.tsv"
-    threads: 1
+    threads: describe_threads
     resources:
         gpu=describe_gpus,
     conda:
-        "../../envs/beeformer.yaml"
+        describe_conda
     shell:
-        "python -m beeformer describe --params {params.spec} --features {input} --items {output} 2>&1 | tee {log}"
+        "PYTHONPATH={params.package}${{PYTHONPATH:+:$PYTHONPATH}} OMP_NUM_THREADS={threads} python -m beeformer describe --params {params.spec} --features {input.features}"
+        " --items {output.texts} --report {output.report} --cache-dir {params.cache_dir} 2>&1 | tee {log}"

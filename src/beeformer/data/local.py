@@ -53,9 +53,7 @@ def load_local(spec: Mapping[str, Any], base_dir: str | Path = ".") -> tuple[pd.
     base = Path(base_dir)
     for section in ("interactions", "items"):
         if not isinstance(spec.get(section), Mapping):
-            raise ContractError(
-                f"dataset spec: missing section '{section}' (a mapping with 'path' and 'columns')"
-            )
+            raise ContractError(f"dataset spec: missing section '{section}' (a mapping with 'path' and 'columns')")
     interactions = _load_interactions(spec["interactions"], base)
     items = _load_items(spec["items"], base)
     return interactions, items
@@ -68,9 +66,7 @@ def _load_interactions(section: Mapping[str, Any], base: Path) -> pd.DataFrame:
     _check_keys(section, "interactions", ("path", "sep", "columns"))
     path = _resolve(section, "interactions", base)
     columns = _column_mapping(section, "interactions", path, INTERACTION_KEYS, OPTIONAL_INTERACTION_KEYS)
-    raw = _read(
-        path, list(columns.values()), section.get("sep"), str_columns=[columns[k] for k in INTERACTION_KEYS]
-    )
+    raw = _read(path, list(columns.values()), section.get("sep"), str_columns=[columns[k] for k in INTERACTION_KEYS])
     frame = pd.DataFrame({key: _to_ids(raw[columns[key]]) for key in INTERACTION_KEYS})
     for key in INTERACTION_KEYS:
         _require_values(frame[key], path, columns[key])
@@ -153,8 +149,7 @@ def _text_columns(text: Any, path: Path) -> list[str]:
     names = [text] if isinstance(text, str) else text
     if not isinstance(names, Sequence) or not names or not all(isinstance(n, str) for n in names):
         raise ContractError(
-            f"{path}: items.columns.text must be a column name or a non-empty list of column names, "
-            f"got {text!r}"
+            f"{path}: items.columns.text must be a column name or a non-empty list of column names, got {text!r}"
         )
     return list(names)
 
@@ -224,9 +219,7 @@ def _column_mapping(
         )
     unknown = [k for k in columns if k not in (*required, *optional)]
     if unknown:
-        raise ContractError(
-            f"{path}: {name}.columns has unknown key(s) {unknown}; allowed: {[*required, *optional]}"
-        )
+        raise ContractError(f"{path}: {name}.columns has unknown key(s) {unknown}; allowed: {[*required, *optional]}")
     return {k: columns[k] if k == "text" else str(columns[k]) for k in (*required, *optional) if k in columns}
 
 
