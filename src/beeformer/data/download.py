@@ -233,20 +233,7 @@ def fetch_http(
             log.warning("%s: %s; trying the next source if there is one", url, error)
     else:
         raise DownloadError(f"{path}: download failed ({'; '.join(failures)}). {manual_hint(resource, path)}")
-    actual = sha256_of(part)
-    expected, origin = expected_sha256(resource, path)
-    if expected is not None and actual != expected:
-        part.unlink(missing_ok=True)
-        raise ChecksumError(
-            f"{path}: the download from {url} has SHA-256 {actual}, expected {expected} ({origin}); the partial "
-            f"file was deleted. Run again to retry. {manual_hint(resource, path)}"
-        )
-    os.replace(part, path)
-    if expected is None:
-        write_pin(path, actual)
-        log.warning("%s: no published checksum is recorded; pinned SHA-256 %s in %s", path, actual, pin_path(path))
-    log.info("%s: downloaded from %s, %d bytes, SHA-256 %s", path, url, path.stat().st_size, actual)
-    return path
+    return _install(part, path, resource, f"the download from {url}")
 
 
 def _transfer(
@@ -400,20 +387,7 @@ def fetch_kaggle(
     with tempfile.TemporaryDirectory(prefix=".kaggle-", dir=path.parent) as tmp:
         archive = _kaggle_download(api, resource, path, Path(tmp), retries, backoff, sleep)
         _extract_member(archive, resource, path, part)
-    actual = sha256_of(part)
-    expected, origin = expected_sha256(resource, path)
-    if expected is not None and actual != expected:
-        part.unlink(missing_ok=True)
-        raise ChecksumError(
-            f"{path}: the file {resource.member} of Kaggle dataset {resource.kaggle} has SHA-256 {actual}, "
-            f"expected {expected} ({origin}). {manual_hint(resource, path)}"
-        )
-    os.replace(part, path)
-    if expected is None:
-        write_pin(path, actual)
-        log.warning("%s: no published checksum is recorded; pinned SHA-256 %s in %s", path, actual, pin_path(path))
-    log.info("%s: downloaded from Kaggle %s, SHA-256 %s", path, resource.kaggle, actual)
-    return path
+    return _install(part, path, resource, f"the file {resource.member} of Kaggle dataset {resource.kaggle}")
 
 
 def _kaggle_api(resource: Resource, path: Path):
@@ -493,3 +467,21 @@ def _extract_member(archive: Path, resource: Resource, path: Path, part: Path) -
             )
         with bundle.open(matches[0]) as source, open(part, "wb") as target:
             shutil.copyfileobj(source, target, CHUNK)
+
+
+def _install(part: Path, path: Path, resource: Resource, what: str) -> Path:
+    """Verify a finished ``.part`` file against the recorded (or pinned) checksum and move it into place."""
+    actual = sha256_of(part)
+    expected, origin = expected_sha256(resource, path)
+    if expected is not None and actual != expected:
+        part.unlink(missing_ok=True)
+        raise ChecksumError(
+            f"{path}: {what} has SHA-256 {actual}, expected {expected} ({origin}); the partial file was deleted. "
+            f"Run again to retry. {manual_hint(resource, path)}"
+        )
+    os.replace(part, path)
+    if expected is None:
+        write_pin(path, actual)
+        log.warning("%s: no published checksum is recorded; pinned SHA-256 %s in %s", path, actual, pin_path(path))
+    log.info("%s: %s, %d bytes, SHA-256 %s", path, what, path.stat().st_size, actual)
+    return path
