@@ -68,6 +68,12 @@ def test_two_runs_with_the_same_seed_give_identical_weights(tiny_model_dir, shop
     assert not (tmp_path / "log_a" / "checkpoint" / "checkpoint.pt").exists()  # removed once finished
 
 
+def test_text_prefix_is_saved_as_the_default_prompt(tiny_model_dir, shop, tmp_path):
+    train(config(tiny_model_dir, text_prefix="passage: ", max_steps=1), shop, tmp_path / "m", tmp_path / "log")
+    model = SentenceTransformer(str(tmp_path / "m"), device="cpu")
+    assert model.default_prompt_name == "document" and model.prompts["document"] == "passage: "
+
+
 def test_a_crashed_run_resumes_exactly(tiny_model_dir, shop, tmp_path, monkeypatch):
     train(config(tiny_model_dir), shop, tmp_path / "straight", tmp_path / "log_straight")
 

@@ -1,5 +1,6 @@
 # Target lists and helpers shared by the rules. The logic lives in the beeformer package.
 import json
+import os
 import re
 import shlex
 from pathlib import Path
@@ -20,7 +21,9 @@ TRAINED = workflow_config.trained_encoders(config)
 PRETRAINED = workflow_config.pretrained_encoders(config)
 EXPERIMENTS = list(config["experiments"])
 EVALUATION = config.get("evaluation", {})
-PACKAGE_SOURCE = str(Path(workflow.basedir) / "src")
+# The package's source, relative to the working folder (so that moving a checkout reruns nothing): the vLLM
+# environment (envs/vllm.yaml) cannot install beeformer, whose pins would replace vLLM's own torch.
+PACKAGE_SOURCE = os.path.relpath(Path(workflow.basedir) / "src")
 SPLIT_PARTS = [
     "train", "validation_source", "validation_target", "test_source", "test_target",
     "validation_candidates", "test_candidates",
@@ -185,6 +188,8 @@ def describe_inputs(wildcards):
 def describe_gpus(wildcards):
     """describe.gpus; by default the tensor-parallel size for vllm (1 if unset) and none for the other engines."""
     spec = describe_spec(wildcards)
+    if spec.get("engine", "none") in ("none", "published"):
+        return 0  # reading texts needs no GPU, whatever an overlaid config left in `gpus`
     if spec.get("gpus") is not None:
         return spec["gpus"]
     if spec.get("engine") == "vllm":
@@ -243,6 +248,9 @@ def dataset_inputs(wildcards):
             for part in union_parts(wildcards.dataset)
             for file in ("interactions.parquet", "items.parquet")
         ]
+    if spec["source"] == "local":  # edited files rerun the data stage; missing ones are named by Snakemake
+        sections = [spec["interactions"], spec["items"], spec["items"].get("id_map")]
+        return [section["path"] for section in sections if section]
     return [f"resources/{name}" for name in _resources().resources_for(spec).values()]
 
 

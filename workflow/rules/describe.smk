@@ -1,7 +1,6 @@
 # Item texts for the encoder: LLM descriptions (vllm, openai, transformers), the authors' published ones
 # (published) or the gathered features as they are (none). Generations are cached under results/cache/describe/,
 # which is no output of this rule: it survives reruns and failures, so a run resumes and a rerun generates nothing.
-# PYTHONPATH: the vLLM environment (envs/vllm.yaml) does not install beeformer, whose pins would replace vLLM's torch.
 rule describe_items:
     input:
         unpack(describe_inputs),
@@ -22,5 +21,6 @@ rule describe_items:
     conda:
         describe_conda
     shell:
-        "PYTHONPATH={params.package}${{PYTHONPATH:+:$PYTHONPATH}} OMP_NUM_THREADS={threads} python -m beeformer describe --params {params.spec} --features {input.features}"
+        "PYTHONPATH={params.package}${{PYTHONPATH:+:$PYTHONPATH}} OMP_NUM_THREADS={threads}"
+        " python -m beeformer describe --params {params.spec} --features {input.features}"
         " --items {output.texts} --report {output.report} --cache-dir {params.cache_dir} 2>&1 | tee {log}"

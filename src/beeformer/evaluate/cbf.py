@@ -26,7 +26,8 @@ def encode_items(
     model_dir: str | os.PathLike[str], texts: list[str], batch_size: int = 64, max_seq_length: int | None = None
 ) -> np.ndarray:
     """L2-normalised float32 embeddings of ``texts``."""
-    model = SentenceTransformer(str(model_dir), device="cuda" if torch.cuda.is_available() else "cpu")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = SentenceTransformer(str(model_dir), device=device, trust_remote_code=True)
     if max_seq_length is not None:
         model.max_seq_length = max_seq_length
     embeddings = model.encode(

@@ -24,6 +24,11 @@ def evaluate_predictions(
     """Mean of each metric over the target users, with bootstrap standard errors."""
     predictions = contract.read_predictions(predictions_path)
     targets = contract.read_interactions(target_path)
+    if targets.empty:
+        raise contract.ContractError(
+            f"{target_path}: no held-out interactions to evaluate; the split left this phase empty "
+            "(raise test_items / validation_items or the shares in the split's config)"
+        )
     per_user = per_user_metrics(predictions, targets, metrics)
     result = {"metrics": summarize(per_user, n_bootstrap=n_bootstrap, seed=seed), "predictions": str(predictions_path)}
     contract.write_json(result, metrics_path)

@@ -1,9 +1,9 @@
 """Training checkpoints: everything needed to continue a run exactly where it stopped.
 
-A checkpoint holds the model, optimizer and scheduler states, the random states (torch and the sampler's numpy
-generator), the position (epoch, step, the epoch's user order and how many of its batches are done) and the
-log so far. It is written atomically, and it is only resumed by a run with the same settings and data
-(``fingerprint``); a finished run deletes it.
+A checkpoint holds the model, optimizer and scheduler states, the random states (the sampler's numpy generator,
+and each rank's torch state in its own ``rng-<rank>.pt``), the position (epoch, step, the epoch's user order and
+how many of its batches are done) and the log so far. It is written atomically, and it is only resumed by a run
+with the same settings and data (``fingerprint``); a finished run deletes it.
 """
 
 from __future__ import annotations
@@ -49,14 +49,18 @@ def save(
     rng: np.random.Generator,
     position: Position,
     records: list[dict[str, float]],
+    rank: int = 0,
 ) -> None:
+    """Rank 0 writes the shared state; every rank writes its own random state (dropout differs per rank)."""
+    with contract.atomic_path(folder / f"rng-{rank}.pt") as tmp:
+        torch.save({"fingerprint": key, "step": position.step, **_random_state()}, tmp)
+    if rank != 0:
+        return
     state = {
         "fingerprint": key,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
-        "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         "numpy_rng": rng.bit_generator.state,
         "position": position,
         "records": records,
@@ -73,26 +77,34 @@ def load(
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     rng: np.random.Generator,
+    rank: int = 0,
 ) -> tuple[Position, list[dict[str, float]]] | None:
     """Restore a matching checkpoint into the given objects; None when there is none to resume."""
-    path = folder / FILENAME
-    if not path.exists():
+    path, rng_path = folder / FILENAME, folder / f"rng-{rank}.pt"
+    if not (path.exists() and rng_path.exists()):
         return None
     state = torch.load(path, map_location="cpu", weights_only=False)
-    if state["fingerprint"] != key:
+    random_state = torch.load(rng_path, map_location="cpu", weights_only=False)
+    position: Position = state["position"]
+    if state["fingerprint"] != key or random_state["fingerprint"] != key or random_state["step"] != position.step:
         log.warning("ignoring %s: it belongs to other settings or data", path)
         return None
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"])
-    if state["cuda_rng"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
     rng.bit_generator.state = state["numpy_rng"]
-    position: Position = state["position"]
+    torch.set_rng_state(random_state["cpu"])
+    if random_state["cuda"] is not None:
+        torch.cuda.set_rng_state(random_state["cuda"])
     log.info("resuming from %s at step %d (epoch %d)", path, position.step, position.epoch)
     return position, state["records"]
 
 
 def remove(folder: Path) -> None:
-    (folder / FILENAME).unlink(missing_ok=True)
+    for path in folder.glob("*.pt"):
+        path.unlink(missing_ok=True)
+
+
+def _random_state() -> dict[str, torch.Tensor | None]:
+    """This process's CPU random state and that of its current CUDA device."""
+    return {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state() if torch.cuda.is_available() else None}

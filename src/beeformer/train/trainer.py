@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -101,6 +102,15 @@ class TrainingData:
         X.data[:] = 1.0
         return cls(X=X, item_ids=items["item_id"].to_numpy(), texts=items["text"].tolist())
 
+    def digest(self) -> str:
+        """A hash of the interactions, ids and texts (a checkpoint resumes only on the same data)."""
+        h = hashlib.sha256()
+        for array in (self.X.indptr, self.X.indices):
+            h.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+        for value in (*self.item_ids, *self.texts):
+            h.update(str(value).encode() + b"\0")
+        return h.hexdigest()
+
 
 def train(
     config: TrainConfig,
@@ -113,17 +123,17 @@ def train(
     Under ``torchrun`` every process runs this function; rank 0 writes the outputs.
     """
     rank, device = distributed.setup(config.device)
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed + rank.index)  # dropout: each rank its own stream
+    rng = np.random.default_rng(config.seed)  # sampling: the same users and items on every rank
     autocast = torch.bfloat16 if _use_bf16(config, device) else None
-    if device.type == "cuda":
+    if device.type == "cuda" and config.precision != "fp32":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
     # data and model
     data = TrainingData.load(sources)
     n_users, n_items = data.X.shape
-    model = SentenceTransformer(contract.resolve_model(config.base_model), device=str(device))
+    model = SentenceTransformer(contract.resolve_model(config.base_model), device=str(device), trust_remote_code=True)
     model.max_seq_length = config.max_seq_length
     model.train()
     catalogue = TokenizedCatalogue.build(model, data.texts, config.text_prefix)
@@ -140,12 +150,11 @@ def train(
         {
             "config": asdict(config),
             "sources": [s[0] for s in sources],
-            "shape": data.X.shape,
-            "nnz": data.X.nnz,
+            "data": data.digest(),
             "world": rank.world,
         }
     )
-    resumed = checkpoint.load(checkpoint_dir, key, model, optimizer, scheduler, rng)
+    resumed = checkpoint.load(checkpoint_dir, key, model, optimizer, scheduler, rng, rank.index)
     if resumed is None:
         position, records = checkpoint.Position(0, 0, rng.permutation(n_users), 0), []
     else:
@@ -192,6 +201,7 @@ def train(
             single_pass=single_pass,
             rank=rank,
         )
+        lr = scheduler.get_last_lr()[0]  # the rate this step used
         scheduler.step()
         loss_value = float(loss)
         if not math.isfinite(loss_value):
@@ -208,7 +218,7 @@ def train(
                 "step": position.step,
                 "epoch": position.epoch,
                 "loss": loss_value,
-                "lr": scheduler.get_last_lr()[0],
+                "lr": lr,
                 "items": len(batch.items),
                 "single_pass": single_pass,
                 "items_per_s": len(batch.items) / seconds,
@@ -220,8 +230,8 @@ def train(
         progress.set_postfix(loss=f"{loss_value:.5f}", items_s=f"{records[-1]['items_per_s']:.0f}")
         at_epoch_end = position.batches_done == steps_per_epoch
         due = config.checkpoint_every > 0 and position.step % config.checkpoint_every == 0
-        if rank.is_main and (at_epoch_end or due) and position.step < total_steps:
-            checkpoint.save(checkpoint_dir, key, model, optimizer, scheduler, rng, position, records)
+        if (at_epoch_end or due) and position.step < total_steps:
+            checkpoint.save(checkpoint_dir, key, model, optimizer, scheduler, rng, position, records, rank.index)
     progress.close()
 
     summary = {
@@ -239,6 +249,9 @@ def train(
     }
     if rank.is_main:
         model.eval()
+        if config.text_prefix:  # encode() then adds the prefix by itself, as in training
+            model.prompts = {**model.prompts, "document": config.text_prefix}
+            model.default_prompt_name = "document"
         with contract.atomic_dir(model_dir) as tmp:
             model.save(str(tmp))
             contract.write_json(summary, Path(tmp) / "beeformer.json")
