@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from beeformer.contract import ContractError
-from beeformer.data.common import Loaded, arrow_ids
+from beeformer.data.common import Loaded, interactions_from
 from beeformer.data.joins import JoinReport, blank_to_na, labelled_text, strip_html, unmatched_sample
 from beeformer.data.readers import Source, read_ratings
 
@@ -48,14 +48,7 @@ GENERIC_CATEGORIES = {"Books", "Kindle Store", "Kindle eBooks"}
 def load(paths: dict[str, Path]) -> Loaded:
     """Interactions with timestamps, and the gathered texts of the rated items that have metadata."""
     table = read_ratings(Source(paths["ratings"]), RATING_TYPES, column_names=RATING_COLUMNS)
-    interactions = pd.DataFrame(
-        {
-            "user_id": arrow_ids(table.column("user")),
-            "item_id": arrow_ids(table.column("asin")),
-            "rating": table.column("rating").to_numpy(),
-            "timestamp": table.column("timestamp").to_numpy(),
-        }
-    )
+    interactions = interactions_from(table, "user", "asin")
     del table
     rated = interactions["item_id"]
     meta = read_meta(paths["meta"], keep=set(rated.cat.categories if hasattr(rated, "cat") else rated.unique()))

@@ -30,3 +30,12 @@ def arrow_ids(column: pa.ChunkedArray) -> pd.Series:
     if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
         column = pc.cast(column, pa.string())
     return column.to_pandas()
+
+
+def interactions_from(table: pa.Table, user: str, item: str) -> pd.DataFrame:
+    """The contract's interaction columns from a ratings table: ids as strings, rating and timestamp if present."""
+    columns = {"user_id": arrow_ids(table.column(user)), "item_id": arrow_ids(table.column(item))}
+    for name in ("rating", "timestamp"):
+        if name in table.column_names:
+            columns[name] = table.column(name).to_numpy()
+    return pd.DataFrame(columns)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from beeformer.data.common import Loaded, arrow_ids
+from beeformer.data.common import Loaded, interactions_from
 from beeformer.data.joins import (
     JoinReport,
     blank_to_na,
@@ -45,13 +45,7 @@ GOODREADS_100K_OPTIONAL = ("isbn", "isbn13", "genre")
 def load(paths: dict[str, Path]) -> Loaded:
     """Interactions (no timestamps in Goodbooks-10k) and the gathered texts of the 10,000 books."""
     table = read_ratings(Source(paths["ratings"]), RATING_TYPES)
-    interactions = pd.DataFrame(
-        {
-            "user_id": arrow_ids(table.column("user_id")),
-            "item_id": arrow_ids(table.column("book_id")),
-            "rating": table.column("rating").to_numpy(),
-        }
-    )
+    interactions = interactions_from(table, "user_id", "book_id")
     del table
     books = read_table(Source(paths["books"]), BOOK_COLUMNS, optional=BOOK_OPTIONAL)
     goodreads = read_table(Source(paths["goodreads"]), GOODREADS_COLUMNS, optional=GOODREADS_OPTIONAL)

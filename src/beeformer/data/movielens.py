@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from beeformer.data.common import Loaded, arrow_ids
+from beeformer.data.common import Loaded, interactions_from
 from beeformer.data.joins import (
     JoinReport,
     blank_to_na,
@@ -38,14 +38,7 @@ def load(paths: dict[str, Path]) -> Loaded:
     """Interactions with timestamps, and the gathered texts of all movies of ``movies.csv``."""
     archive = paths["archive"]
     table = read_ratings(zip_member(archive, "ratings.csv"), RATING_TYPES)
-    interactions = pd.DataFrame(
-        {
-            "user_id": arrow_ids(table.column("userId")),
-            "item_id": arrow_ids(table.column("movieId")),
-            "rating": table.column("rating").to_numpy(),
-            "timestamp": table.column("timestamp").to_numpy(),
-        }
-    )
+    interactions = interactions_from(table, "userId", "movieId")
     del table
     movies = read_table(zip_member(archive, "movies.csv"), ["movieId", "title", "genres"])
     links = read_table(zip_member(archive, "links.csv"), ["movieId", "imdbId"])
