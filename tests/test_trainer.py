@@ -145,14 +145,14 @@ def _grads_after_step(model, X, chunks, **kwargs) -> torch.Tensor:
     return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in model.parameters()])
 
 
-def _problem(model_dir):
+def _problem(model_dir, rank=distributed.SINGLE_PROCESS):
     model = SentenceTransformer(str(model_dir), device="cpu").double().eval()
     model.max_seq_length = 16
     catalogue = TokenizedCatalogue.build(model, TEXTS)
     rng = np.random.default_rng(0)
     X = torch.from_numpy((rng.random((6, len(TEXTS))) < 0.4).astype(np.float64))
     X[:, 0] = 1.0
-    chunks = make_chunks(catalogue, np.arange(len(TEXTS)), 3, torch.device("cpu"))
+    chunks = make_chunks(catalogue, np.arange(len(TEXTS)), 3, torch.device("cpu"), rank)
     return model, X, chunks
 
 
@@ -176,7 +176,8 @@ def _worker(index: int, world: int, port: int, model_dir: str, out: str, single_
     )
     torch.set_num_threads(1)
     rank, _ = distributed.setup("cpu")
-    model, X, chunks = _problem(model_dir)
+    model, X, chunks = _problem(model_dir, rank)
+    assert len(chunks) == (3 if index == 0 else 2)  # 5 chunks of 14 items, dealt out to 2 ranks
     grads = _grads_after_step(model, X, chunks, rank=rank, single_pass=single_pass)
     torch.save(grads, Path(out) / f"rank{index}.pt")
     distributed.teardown()

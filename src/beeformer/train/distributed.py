@@ -2,9 +2,10 @@
 
 Every rank samples the same users and items (same seed), embeds only its share of the chunks, and the ranks sum
 their rows into the full matrix A. Each rank then computes the same loss and dL/dA, back-propagates its own
-chunks, and the ranks sum their parameter gradients, so every rank takes the same optimizer step and the result
-equals the single-process step. (The ``DistributedDataParallel`` wrapper's hooks assume one backward per step;
-a beeFormer step has one backward per chunk, so gradients are all-reduced explicitly, once per step.)
+chunks, and the ranks sum their parameter gradients, so every rank takes the same optimizer step; with dropout
+off the result equals the single-process step (each rank draws its own dropout masks). (The
+``DistributedDataParallel`` wrapper's hooks assume one backward per step; a beeFormer step has one backward per
+chunk, so gradients are all-reduced explicitly, once per step.)
 """
 
 from __future__ import annotations

@@ -73,15 +73,22 @@ class Chunk:
     features: Features
 
 
-def make_chunks(catalogue: TokenizedCatalogue, items: np.ndarray, chunk_size: int, device: torch.device) -> list[Chunk]:
-    """Cut the step's items into chunks of similar token length, which cuts padding."""
+def make_chunks(
+    catalogue: TokenizedCatalogue,
+    items: np.ndarray,
+    chunk_size: int,
+    device: torch.device,
+    rank: Rank = SINGLE_PROCESS,
+) -> list[Chunk]:
+    """Cut the step's items into chunks of similar token length (which cuts padding); only ``rank``'s are built."""
     order = np.argsort(catalogue.lengths(items), kind="stable")
+    starts = rank.share(range(0, len(items), chunk_size))
     return [
         Chunk(
             positions=torch.from_numpy(order[start : start + chunk_size]).to(device),
             features=catalogue.collate(items[order[start : start + chunk_size]], device),
         )
-        for start in range(0, len(items), chunk_size)
+        for start in starts
     ]
 
 
@@ -123,12 +130,28 @@ def embed_without_grad(
     ``chunks`` are this rank's; the rows of other ranks' chunks arrive through a sum over ranks.
     """
     states: list[RandomState] = []
-    A = _empty_embeddings(model, m, autocast, _device(model))
+    parts: list[torch.Tensor] = []
     with torch.no_grad():
         for chunk in chunks:
             states.append(RandomState(chunk.positions.device))
-            A[chunk.positions] = embed(model, chunk.features, autocast)
-    return sum_across_ranks(A, rank), states
+            parts.append(embed(model, chunk.features, autocast))
+    return assemble(model, chunks, parts, m, autocast, rank), states
+
+
+def assemble(
+    model: SentenceTransformer,
+    chunks: Sequence[Chunk],
+    parts: Sequence[torch.Tensor],
+    m: int,
+    autocast: torch.dtype | None,
+    rank: Rank,
+) -> torch.Tensor:
+    """The m x d matrix A (no graph) from this rank's chunk embeddings, with other ranks' rows summed in."""
+    dtype = torch.float32 if autocast is not None else next(model.parameters()).dtype
+    A = torch.zeros((m, model.get_embedding_dimension()), dtype=dtype, device=next(model.parameters()).device)
+    for chunk, part in zip(chunks, parts, strict=True):
+        A[chunk.positions] = part.detach()
+    return sum_across_ranks(A, rank)
 
 
 def embed_with_grad(
@@ -188,22 +211,21 @@ def training_step(
     single_pass: bool = False,
     rank: Rank = SINGLE_PROCESS,
 ) -> torch.Tensor:
-    """Stages (b)-(e) for one batch: returns the loss (a 0-d tensor, still on the device)."""
-    mine = rank.share(chunks)
+    """Stages (b)-(e) for one batch: returns the loss (a 0-d tensor, still on the device).
+
+    ``chunks`` are this rank's (``make_chunks(..., rank=rank)``); with one process, all of them.
+    """
     m = X.shape[1]
     optimizer.zero_grad(set_to_none=True)
     if single_pass:
-        parts = embed_with_grad(model, mine, autocast)
-        A = _empty_embeddings(model, m, autocast, X.device)
-        for chunk, part in zip(mine, parts, strict=True):
-            A[chunk.positions] = part.detach()
-        loss, dA = loss_and_embedding_gradient(X, sum_across_ranks(A, rank), relu)
+        parts = embed_with_grad(model, chunks, autocast)
+        loss, dA = loss_and_embedding_gradient(X, assemble(model, chunks, parts, m, autocast, rank), relu)
         if parts:
-            torch.autograd.backward(parts, [dA[chunk.positions] for chunk in mine])
+            torch.autograd.backward(parts, [dA[chunk.positions] for chunk in chunks])
     else:
-        A, states = embed_without_grad(model, mine, m, autocast, rank)
+        A, states = embed_without_grad(model, chunks, m, autocast, rank)
         loss, dA = loss_and_embedding_gradient(X, A, relu)
-        backpropagate_chunks(model, mine, dA, states if replay_dropout else None, autocast)
+        backpropagate_chunks(model, chunks, dA, states if replay_dropout else None, autocast)
     sum_gradients([p for p in model.parameters() if p.requires_grad], rank)
     optimizer.step()
     return loss
@@ -223,14 +245,3 @@ def graph_bytes(model: SentenceTransformer, chunks: Sequence[Chunk], autocast: t
         n, s = chunk.features["input_ids"].shape
         total += n * s * (34 * h + 5 * a * s)
     return total * layers * scale
-
-
-def _device(model: SentenceTransformer) -> torch.device:
-    return next(model.parameters()).device
-
-
-def _empty_embeddings(
-    model: SentenceTransformer, m: int, autocast: torch.dtype | None, device: torch.device
-) -> torch.Tensor:
-    dtype = torch.float32 if autocast is not None else next(model.parameters()).dtype
-    return torch.zeros((m, model.get_embedding_dimension()), dtype=dtype, device=device)

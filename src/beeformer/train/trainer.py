@@ -188,8 +188,8 @@ def train(
         start = position.batches_done * config.batch_size
         users = position.order[start : start + config.batch_size]
         batch = sample_items(data.X, users, config.items_per_step, rng, config.negatives)
-        chunks = make_chunks(catalogue, batch.items, config.chunk_size, device)
-        single_pass = budget is not None and graph_bytes(model, rank.share(chunks), autocast) <= budget
+        chunks = make_chunks(catalogue, batch.items, config.chunk_size, device, rank)
+        single_pass = budget is not None and graph_bytes(model, chunks, autocast) <= budget
         loss = training_step(
             model,
             optimizer,
