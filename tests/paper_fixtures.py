@@ -16,8 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
-import pytest
-from conftest import SHARED_DATA
+from conftest import shared_folder
 
 IMDB_COLUMNS = [
     "imdbID", "title", "year", "rating", "runtime", "genre", "released", "director", "writer", "cast", "metacritic",
@@ -36,19 +35,12 @@ GOODREADS_100K_COLUMNS = [
 ]  # fmt: skip
 
 
-def shared(name: str) -> Path:
-    folder = SHARED_DATA / name
-    if not folder.is_dir():
-        pytest.skip(f"real data folder {folder} not found; set BEEFORMER_SHARED_DATA to the shared data folder")
-    return folder
-
-
 # --------------------------------------------------------------------------- MovieLens
 
 
 def imdb_plots(every: int = 7) -> pd.DataFrame:
     """TMDB overviews as an 'IMDB movies analysis' table; every ``every``-th row without imdbID."""
-    folder = shared("movielens-small")
+    folder = shared_folder("movielens-small")
     tmdb = pd.read_csv(folder / "tmdb_5000_movies.csv.zip")
     links = pd.read_csv(folder / "ml-latest-small/links.csv").dropna(subset=["tmdbId"])
     imdb_of_tmdb = dict(zip(links["tmdbId"].astype(int), links["imdbId"].astype(int), strict=True))
@@ -68,7 +60,7 @@ def imdb_plots(every: int = 7) -> pd.DataFrame:
 
 def movielens_resources(root: Path, ratings: bytes | None = None, plots: pd.DataFrame | None = None) -> Path:
     """A resources/ folder for source movielens-20m; ``ratings`` replaces ratings.csv (for bad-input tests)."""
-    folder = shared("movielens-small") / "ml-latest-small"
+    folder = shared_folder("movielens-small") / "ml-latest-small"
     archive = root / "movielens-20m/ml-20m.zip"
     archive.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
@@ -144,7 +136,7 @@ def goodbooks_resources(
     root: Path, ratings: bytes | None = None, goodreads: pd.DataFrame | None = None, published: bool = True
 ) -> Path:
     """A resources/ folder for source goodbooks-10k built from the shared sample and fake Goodreads sets."""
-    folder = shared("goodbooks")
+    folder = shared_folder("goodbooks")
     (root / "goodbooks-10k").mkdir(parents=True, exist_ok=True)
     if ratings is None:
         shutil.copyfile(folder / "ratings_random.csv", root / "goodbooks-10k/ratings.csv")

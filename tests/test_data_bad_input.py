@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from paper_fixtures import goodbooks_resources, movielens_resources, shared
+from conftest import shared_folder
+from paper_fixtures import goodbooks_resources, movielens_resources
 
 from beeformer.contract import ContractError
 from beeformer.data import prepare
@@ -37,11 +38,11 @@ def failing(spec: dict, resources: Path, out: Path) -> str:
 
 
 def ratings_sample() -> list[str]:
-    return (shared("goodbooks") / "ratings_random.csv").read_text().splitlines()
+    return (shared_folder("goodbooks") / "ratings_random.csv").read_text().splitlines()
 
 
 def test_missing_column(tmp_path: Path) -> None:
-    lines = (shared("movielens-small") / "ml-latest-small/ratings.csv").read_text().splitlines()
+    lines = (shared_folder("movielens-small") / "ml-latest-small/ratings.csv").read_text().splitlines()
     without_time = "\n".join(",".join(line.split(",")[:3]) for line in lines) + "\n"
     resources = movielens_resources(tmp_path / "r", ratings=without_time.encode())
     message = failing(MOVIELENS, resources, tmp_path / "out")
@@ -75,7 +76,7 @@ def test_truncated_last_line_names_the_row(tmp_path: Path) -> None:
 
 
 def test_duplicate_pairs_keep_the_earliest(tmp_path: Path) -> None:
-    lines = (shared("movielens-small") / "ml-latest-small/ratings.csv").read_text().splitlines()
+    lines = (shared_folder("movielens-small") / "ml-latest-small/ratings.csv").read_text().splitlines()
     user, item, _, stamp = lines[1].split(",")
     lines += [f"{user},{item},5.0,{int(stamp) + 1000}", f"{user},{item},4.5,{int(stamp) - 1000}"]
     resources = movielens_resources(tmp_path / "r", ratings=("\n".join(lines) + "\n").encode())

@@ -15,12 +15,12 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from conftest import shared_folder
 from paper_fixtures import (
     goodbooks_resources,
     imdb_plots,
     movielens_resources,
     paper_filters,
-    shared,
 )
 
 from beeformer import contract
@@ -78,7 +78,7 @@ def test_movielens_join_and_filters_match_plain_pandas(tmp_path: Path) -> None:
     )
 
     # independent join: links imdbId -> plot by integer id, then normalised title + year for the rest
-    folder = shared("movielens-small") / "ml-latest-small"
+    folder = shared_folder("movielens-small") / "ml-latest-small"
     movies = pd.read_csv(folder / "movies.csv")
     links = pd.read_csv(folder / "links.csv")
     plots = imdb_plots()
@@ -195,7 +195,7 @@ def test_goodbooks_joins_both_goodreads_sets_and_filters(tmp_path: Path) -> None
     assert counts["goodreads-31: isbn13"] > 0 and counts["goodreads-100k: goodreads id"] > 900
     assert counts["goodreads-100k: isbn"] > 600 and counts["goodreads-100k: title+author"] > 900
 
-    ratings = pd.read_csv(shared("goodbooks") / "ratings_random.csv").rename(columns={"book_id": "item_id"})
+    ratings = pd.read_csv(shared_folder("goodbooks") / "ratings_random.csv").rename(columns={"book_id": "item_id"})
     ratings = ratings.astype({"user_id": str, "item_id": str})
     expected = paper_filters(ratings, described)
     assert {k: summary["filters"][k] for k in expected} == expected
@@ -209,8 +209,8 @@ def test_goodbooks_published_items_reproduce_the_papers_item_set(tmp_path: Path)
     resources = goodbooks_resources(tmp_path / "resources")
     spec = {"source": "goodbooks-10k", "published_items": True, "filters": FILTERS}
     summary, _, features = run(tmp_path, "goodbooks", spec, resources)
-    published = pd.read_feather(shared("goodbooks") / "item_text_descriptions.feather")
-    ratings = pd.read_csv(shared("goodbooks") / "ratings_random.csv").rename(columns={"book_id": "item_id"})
+    published = pd.read_feather(shared_folder("goodbooks") / "item_text_descriptions.feather")
+    ratings = pd.read_csv(shared_folder("goodbooks") / "ratings_random.csv").rename(columns={"book_id": "item_id"})
     ratings = ratings.astype({"user_id": str, "item_id": str})
     expected = paper_filters(ratings, set(published["book_id"].astype(str)))
     assert {k: summary["filters"][k] for k in expected} == expected
