@@ -7,6 +7,9 @@
 - Goodbooks-10k: the 5% ratings sample as ``ratings.csv`` and the real ``books.csv``; the two Goodreads Kaggle sets
   are small fakes with their real column names, keyed to real books.csv ids, ISBNs and titles so that every key of
   the cascade is exercised (see :func:`goodreads_fakes`).
+
+Stand-ins for files whose checksums are recorded (the MovieLens archive, the Goodbooks ratings sample) are marked
+``<file>.substitute``, so that those checksums are not applied; the Kaggle fakes have none to begin with.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ GOODREADS_100K_COLUMNS = [
     "author", "bookformat", "desc", "genre", "img", "isbn", "isbn13", "link", "pages", "rating", "reviews", "title",
     "totalratings",
 ]  # fmt: skip
+
+
+def substitute(path: Path) -> Path:
+    """Mark ``path`` as a stand-in for the official file (its recorded checksums are then not applied)."""
+    path.with_name(path.name + ".substitute").write_text("a test sample, not the official file\n")
+    return path
 
 
 # --------------------------------------------------------------------------- MovieLens
@@ -70,6 +79,7 @@ def movielens_resources(root: Path, ratings: bytes | None = None, plots: pd.Data
                 bundle.writestr(f"ml-20m/{name}", ratings)
             else:
                 bundle.write(folder / name, f"ml-20m/{name}")
+    substitute(archive)
     target = root / "kaggle/imdb-movies-analysis/movies_initial.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     (imdb_plots() if plots is None else plots).to_csv(target, index=False)
@@ -142,6 +152,7 @@ def goodbooks_resources(
         shutil.copyfile(folder / "ratings_random.csv", root / "goodbooks-10k/ratings.csv")
     else:
         (root / "goodbooks-10k/ratings.csv").write_bytes(ratings)
+    substitute(root / "goodbooks-10k/ratings.csv")
     shutil.copyfile(folder / "books.csv", root / "goodbooks-10k/books.csv")
     books = pd.read_csv(folder / "books.csv", dtype=str)
     fake31, fake100k = goodreads_fakes(books)

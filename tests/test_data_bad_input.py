@@ -129,6 +129,7 @@ def test_amazon_metadata_bad_line_and_truncated_archive(tmp_path: Path) -> None:
     resources = tmp_path / "r" / "amazon-books"
     resources.mkdir(parents=True)
     (resources / "Books.csv").write_text("B1,U1,5.0,100\nB2,U1,5.0,100\n")
+    (resources / "Books.csv.substitute").write_text("a test sample\n")  # not the official Books.csv
     with gzip.open(resources / "meta_Books.json.gz", "wt") as handle:
         handle.write('{"asin": "B1", "title": "A", "description": ["x"]}\n{"asin": "B2", "title": "B", "descr\n')
     message = failing({"source": "amazon-books", "filters": FILTERS}, tmp_path / "r", tmp_path / "out")

@@ -15,17 +15,23 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.feather
+import pytest
 from conftest import shared_folder
 from paper_fixtures import (
     goodbooks_resources,
     imdb_plots,
     movielens_resources,
     paper_filters,
+    substitute,
 )
 
 from beeformer import contract
-from beeformer.data import prepare
+from beeformer.contract import ContractError
+from beeformer.data import movielens, prepare
 from beeformer.data.joins import imdb_key, isbn_stem, norm_title, split_title_year, strip_html
+from beeformer.data.readers import read_feather
 
 FILTERS = {"min_rating": 4, "min_user_interactions": 5}
 
@@ -71,6 +77,15 @@ def norm_title_reference(title: str) -> str:
     return " ".join(words)
 
 
+def matched_by_imdb_id(plots: pd.DataFrame) -> pd.DataFrame:
+    """ml-latest-small's movies whose links.csv imdbId equals a plot's imdbID, both compared as integers."""
+    folder = shared_folder("movielens-small") / "ml-latest-small"
+    movies = pd.read_csv(folder / "movies.csv")
+    links = pd.read_csv(folder / "links.csv")
+    by_id = plots[plots["imdbID"] != ""].assign(imdb=lambda f: f["imdbID"].astype(int)).drop_duplicates("imdb")
+    return movies.merge(links, on="movieId").merge(by_id, left_on="imdbId", right_on="imdb", how="inner")
+
+
 def test_movielens_join_and_filters_match_plain_pandas(tmp_path: Path) -> None:
     resources = movielens_resources(tmp_path / "resources")
     summary, interactions, features = run(
@@ -80,11 +95,9 @@ def test_movielens_join_and_filters_match_plain_pandas(tmp_path: Path) -> None:
     # independent join: links imdbId -> plot by integer id, then normalised title + year for the rest
     folder = shared_folder("movielens-small") / "ml-latest-small"
     movies = pd.read_csv(folder / "movies.csv")
-    links = pd.read_csv(folder / "links.csv")
     plots = imdb_plots()
     plots = plots[plots["fullplot"].fillna("").str.strip() != ""]
-    by_id = plots[plots["imdbID"] != ""].assign(imdb=lambda f: f["imdbID"].astype(int)).drop_duplicates("imdb")
-    with_id = movies.merge(links, on="movieId").merge(by_id, left_on="imdbId", right_on="imdb", how="inner")
+    with_id = matched_by_imdb_id(plots)
     rest = movies[~movies["movieId"].isin(with_id["movieId"])].copy()
     parts = rest["title"].str.extract(r"^(.*?)\s*\((\d{4})\)\s*$")
     rest["key"] = parts[0].map(norm_title_reference, na_action="ignore") + "|" + parts[1]
@@ -117,6 +130,26 @@ def test_movielens_join_and_filters_match_plain_pandas(tmp_path: Path) -> None:
         toy.startswith("Title: Toy Story\nYear: 1995\nGenres: Adventure, Animation") and "\nPlot: Led by Woody" in toy
     )
     assert set(summary["resources"]) == {"movielens-20m/ml-20m.zip", "kaggle/imdb-movies-analysis/movies_initial.csv"}
+    assert summary["substitutes"] == ["movielens-20m/ml-20m.zip"]  # ml-latest-small stands in for it
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        pytest.param(lambda number: number, id="plain number"),
+        pytest.param(lambda number: f"tt{int(number):07d}", id="tt prefix"),
+        pytest.param(lambda number: f"{number}.0", id="float"),
+    ],
+)
+def test_imdb_ids_match_links_with_or_without_the_tt_prefix(form) -> None:
+    folder = shared_folder("movielens-small") / "ml-latest-small"
+    movies = pd.read_csv(folder / "movies.csv", dtype=str)
+    links = pd.read_csv(folder / "links.csv", dtype=str)  # '0114709': 7 digits, no prefix
+    plots = imdb_plots()  # imdbID as a plain number ('114709'), blank for every 7th plot
+    expected = matched_by_imdb_id(plots[plots["fullplot"].fillna("").str.strip() != ""])
+    written = plots.assign(imdbID=plots["imdbID"].map(lambda v: form(v) if v else v))
+    _, report = movielens.join(movies, links, written)
+    assert report.matched["imdb id"] == len(expected) > 3000
 
 
 # --------------------------------------------------------------------------- Goodbooks
@@ -236,7 +269,7 @@ def amazon_resources(root: Path, meta_lines: list[str] | None = None) -> Path:
                 rows.append(f"B{item:09d},U{user:03d},{rating}.0,{1_400_000_000 + user * 100 + item}")
     rows.append("B000000001,U000,5.0,1300000000")  # a repeated pair, earlier: kept
     (root / "amazon-books").mkdir(parents=True, exist_ok=True)
-    (root / "amazon-books/Books.csv").write_text("\n".join(rows) + "\n")
+    substitute(root / "amazon-books/Books.csv").write_text("\n".join(rows) + "\n")
     if meta_lines is None:
         meta_lines = [
             json.dumps(
@@ -280,6 +313,58 @@ def test_amazon_metadata_with_strings_instead_of_lists_is_read_line_by_line(tmp_
     summary, _, features = run(tmp_path, "amazbooks", {"source": "amazon-books", "filters": FILTERS}, resources)
     assert summary["join"]["with_description"] == AMAZON_ITEMS
     assert features.set_index("item_id").loc["B000000003", "text"] == "Title: Book 3\nDescription: Plain 3"
+
+
+def amazon_published(root: Path) -> Path:
+    """The authors' Amazon descriptions, shaped like theirs: asin and llama31_description, a stored pandas index,
+    repeated asins, asins rated 3 only (0, 5, 10) and one asin nobody rated."""
+    asins = [f"B{i:09d}" for i in range(AMAZON_ITEMS)] + ["B000000002", "B000000005", "B000000009", "B999999999"]
+    frame = pd.DataFrame(
+        {"asin": asins, "llama31_description": [f'"A book, {asin}."' for asin in asins]},
+        index=pd.Index(range(len(asins), 0, -1), name=None),
+    )
+    path = root / "published/amazbooks/item_text_descriptions.feather"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pyarrow.feather.write_feather(pa.Table.from_pandas(frame, preserve_index=True), path)
+    return substitute(path)
+
+
+def test_amazon_published_items_are_the_authors_item_set(tmp_path: Path) -> None:
+    resources = amazon_resources(tmp_path / "resources")
+    published_path = amazon_published(resources)
+    assert "__index_level_0__" in pyarrow.feather.read_table(published_path).column_names  # like the real files
+    spec = {"source": "amazon-books", "published_items": True, "filters": FILTERS}
+    summary, _, features = run(tmp_path, "amazbooks", spec, resources)
+
+    # the authors' _datasets/amazbooks/preprocess.py, in plain pandas
+    ratings = pd.read_csv(resources / "amazon-books/Books.csv", header=None)
+    ratings.columns = ["asin", "uid", "rating", "timestamp"]
+    liked = ratings[ratings.rating >= 4]
+    published = pd.read_feather(published_path).drop_duplicates("asin")
+    authors = published[published.asin.isin(liked.asin)]
+    assert len(authors) == 9  # of 13 distinct asins: three rated 3 only, one never rated
+    report = summary["published_items"]
+    assert (report["published"], report["authors_item_set"]) == (13, len(authors))
+    assert report["published_with_gathered_features"] == 9 and report["of_which_without_description"] == 1
+    as_strings = ratings.rename(columns={"asin": "item_id", "uid": "user_id"})
+    expected = paper_filters(as_strings, set(authors.asin), time=True)
+    assert {k: summary["filters"][k] for k in expected} == expected
+    assert set(features["item_id"]) <= set(authors.asin)
+
+    # without a rating filter the rule alone decides: exactly the authors' items
+    spec = {"source": "amazon-books", "published_items": True, "filters": {"min_user_interactions": 1}}
+    _, _, features = run(tmp_path, "unfiltered", spec, resources)
+    assert sorted(features["item_id"]) == sorted(authors.asin)
+
+
+def test_feather_reader_ignores_a_stored_pandas_index(tmp_path: Path) -> None:
+    path = amazon_published(tmp_path)
+    with pytest.raises(
+        ContractError, match=r"\['nope'\] not in the file, which has \['asin', 'llama31_description'\];"
+    ):
+        read_feather(path, ["asin", "nope"])
+    frame = read_feather(path, ["asin", "llama31_description"])
+    assert frame["asin"].iloc[-1] == "B999999999" and frame["llama31_description"].iloc[-1] == '"A book, B999999999."'
 
 
 # --------------------------------------------------------------------------- goodlens and the CLI

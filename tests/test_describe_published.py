@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.feather
 import pytest
 from conftest import SHARED_DATA
 
@@ -50,6 +52,35 @@ def test_published_goodbooks_with_the_filter(goodbooks, tmp_path):
     assert report["dropped"] == {"failed": 0, "missing": 0, "empty": 0, "refusal": 7, "truncated": 0}
     assert report["rules"] == {"no-capability": 7} and report["kept"] == 9975 - 7
     assert all("capability" in example["output"] for example in report["examples"]["refusal"])
+
+
+def test_published_goodbooks_texts_keep_their_quotes_and_ignore_the_stored_index(goodbooks, tmp_path):
+    raw = pyarrow.feather.read_table(GOODBOOKS)  # no pandas: the stored index is a plain column here
+    assert raw.column_names == ["book_id", "llama31_description", "__index_level_0__"]
+    ids = [str(i) for i in raw.column("book_id").to_pylist()]
+    texts = raw.column("llama31_description").to_pylist()
+    features = tmp_path / "item_features.parquet"
+    contract.write_table(pd.DataFrame({"item_id": ids, "text": ids}), features)
+    describe({"engine": "published", "published": PUBLISHED}, features, tmp_path / "items.parquet")
+    items = contract.read_items(tmp_path / "items.parquet")
+    assert list(items.columns) == ["item_id", "text"]
+    assert items["text"].tolist() == [t.strip() for t in texts]  # paired by row, quotes and all
+    quoted = sum(t.startswith('"') for t in texts)
+    assert quoted == 9060 and items["text"].str.startswith('"').sum() == quoted  # the authors' texts, verbatim
+
+
+def test_published_ids_come_from_the_id_column_not_a_stored_index(tmp_path):
+    # a stored index whose values are other items' ids: pairing by it would swap the texts
+    frame = pd.DataFrame(
+        {"book_id": [3, 1, 2], "llama31_description": ['"Three."', '"One."', '"Two."']}, index=[1, 2, 3]
+    )
+    pyarrow.feather.write_feather(pa.Table.from_pandas(frame, preserve_index=True), tmp_path / "p.feather")
+    features = tmp_path / "features.parquet"
+    contract.write_table(pd.DataFrame({"item_id": ["1", "2", "3"], "text": ["a", "b", "c"]}), features)
+    published = {"path": str(tmp_path / "p.feather"), "id_column": "book_id", "text_column": "llama31_description"}
+    describe({"engine": "published", "published": published}, features, tmp_path / "o.parquet")
+    items = contract.read_items(tmp_path / "o.parquet")
+    assert dict(zip(items["item_id"], items["text"], strict=True)) == {"1": '"One."', "2": '"Two."', "3": '"Three."'}
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".csv.gz"])

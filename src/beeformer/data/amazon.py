@@ -4,6 +4,10 @@
 join key is the ASIN. The gathered text holds the title, the author (``brand``, where Amazon writes e.g. "Visit
 Amazon's Jane Doe Page"), the categories and the description, HTML stripped. Items without a description have
 no description (the paper removes them).
+
+The authors' item set (``published_items: true``) is their published descriptions after their preprocessing
+(``_datasets/amazbooks/preprocess.py`` of recombee/beeformer): duplicate ``asin`` rows dropped, and only the asins
+rated 4 or more at least once in ``Books.csv`` kept; 63,305 items remain (their README).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ META_SCHEMA = pa.schema(
     ]
 )
 GENERIC_CATEGORIES = {"Books", "Kindle Store", "Kindle eBooks"}
+#: The authors keep the published items rated at least this high at least once.
+PUBLISHED_MIN_RATING = 4.0
 
 
 def load(paths: dict[str, Path]) -> Loaded:
@@ -51,9 +57,22 @@ def load(paths: dict[str, Path]) -> Loaded:
     interactions = interactions_from(table, "user", "asin")
     del table
     rated = interactions["item_id"]
-    meta = read_meta(paths["meta"], keep=set(rated.cat.categories if hasattr(rated, "cat") else rated.unique()))
+    meta = read_meta(paths["meta"], keep=set(distinct(rated)))
     features, report = join(meta, rated)
     return Loaded(interactions, features, report)
+
+
+def published_item_set(published: pd.Series, interactions: pd.DataFrame) -> pd.Series:
+    """The authors' Amazon items: the distinct ``published`` asins that have a rating >= 4 in the interactions."""
+    liked = interactions.loc[interactions["rating"].to_numpy() >= PUBLISHED_MIN_RATING, "item_id"]
+    return published[published.isin(distinct(liked))].reset_index(drop=True)
+
+
+def distinct(values: pd.Series) -> pd.Index:
+    """The distinct values of a column; categories in use for a categorical one (no copy of millions of strings)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.remove_unused_categories().cat.categories
+    return pd.Index(values.unique())
 
 
 def read_meta(path: Path, keep: set[str] | None = None) -> pd.DataFrame:
@@ -137,12 +156,7 @@ def join(meta: pd.DataFrame, rated: pd.Series | None = None) -> tuple[pd.DataFra
     features = pd.DataFrame(
         {"item_id": meta.index.to_numpy(), "text": text.to_numpy(), "described": description.notna().to_numpy()}
     )
-    if rated is None:
-        items = meta.index
-    elif isinstance(rated.dtype, pd.CategoricalDtype):
-        items = rated.cat.remove_unused_categories().cat.categories  # no 51M-row string copy
-    else:
-        items = rated.unique()
+    items = meta.index if rated is None else distinct(rated)
     in_meta = pd.Index(items).isin(meta.index)
     report = JoinReport(
         name="Amazon Books -> meta_Books (ASIN)",

@@ -1,19 +1,26 @@
 """Downloads into ``resources/``: verified, resumable, retried; Kaggle sets through the official ``kaggle`` package.
 
 Every file the paper's datasets need is a :class:`Resource` (see :mod:`beeformer.data.resources`): its path under
-``resources/``, its official URL(s) or Kaggle dataset, and its SHA-256 when it is known.
+``resources/``, its official URL(s) or Kaggle dataset, and what is known about its contents.
 
-- **Checksums.** A file is accepted only if its SHA-256 equals the recorded one. Where no checksum could be recorded
-  (the file was never seen offline), the first accepted copy is *pinned*: its SHA-256 is written next to it as
-  ``<file>.sha256`` (``sha256sum`` format), and every later copy, downloaded or placed by hand, must match the pin
-  (trust on first use). Delete the pin to accept a new upstream version on purpose.
+- **Checksums.** A file is accepted only if it passes every recorded check: its size, its SHA-256, its *git blob id*
+  (a file fetched from a repository at a fixed commit: ``sha1(b"blob <size>\\0" + data)``, what ``git hash-object``
+  prints, so the commit's tree vouches for it without any other record) and its MD5 (where only that is published;
+  with the size it catches damage and other versions, the risks here). All digests come from one streaming pass
+  over the file (1 MiB chunks) after the transfer, so that a resumed transfer is checked whole. Where nothing is
+  recorded, the first accepted copy is *pinned*: its SHA-256 is written next to it as ``<file>.sha256``
+  (``sha256sum`` format), and every later copy, downloaded or placed by hand, must match the pin (trust on first
+  use). Delete the pin to accept a new upstream version on purpose.
+- **Substitutes.** A file that stands in for the official one on purpose (a sample for a trial run) is marked by
+  a file ``<file>.substitute`` next to it (any contents): the recorded checks are then not applied; it is pinned.
 - **Transfers** go to ``<file>.part``; the file appears under its own name only when it is complete and verified.
   A broken transfer is resumed with an HTTP ``Range`` request, in the same run or the next one (a server that
   ignores ``Range`` sends the whole file again, which is handled too).
 - **Retries.** A server that stops answering mid-way (read time-out), dropped connections and HTTP 408/425/429/5xx
   are retried with exponential back-off; an attempt that made progress does not use up a retry. Permanent answers
   (404, 403, ...) and a host that cannot be reached (offline: no DNS; connection refused; no route; no answer to
-  the connection attempt within the time-out) fail at once, trying the next mirror if there is one.
+  the connection attempt within the time-out) fail at once. Either way, after giving up on a URL the next mirror
+  is tried, in the order recorded.
 - **By hand.** A file placed at its path under ``resources/`` is used without a network (after the checksum check).
   Every failure says which file to place where.
 - **Kaggle.** Credentials are looked for *before* anything else happens (``KAGGLE_API_TOKEN``,
@@ -40,7 +47,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from beeformer.contract import ContractError
@@ -59,23 +66,49 @@ UNREACHABLE_ERRNO = frozenset(
 MAX_ATTEMPTS = 200
 
 
+#: The digests a resource may record, and how messages name them.
+DIGESTS = {"sha256": "SHA-256", "git_blob": "git blob id", "md5": "MD5"}
+
+
 @dataclass(frozen=True)
 class Resource:
-    """A file the workflow fetches into ``resources/<name>``."""
+    """A file the workflow fetches into ``resources/<name>``; ``size`` (bytes) and the digests are checked if known.
+
+    ``note`` adds to the listing what is known but not checked (e.g. a second published checksum).
+    """
 
     name: str
     urls: tuple[str, ...] = ()
     sha256: str | None = None
+    git_blob: str | None = None
+    md5: str | None = None
+    size: int | None = None
     kaggle: str | None = None
     member: str | None = None
     page: str = ""
     description: str = ""
-    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    note: str = ""
 
     @property
     def kind(self) -> str:
         """``kaggle`` or ``http``."""
         return "kaggle" if self.kaggle else "http"
+
+    @property
+    def checks(self) -> dict[str, str | int]:
+        """The recorded checks: the known digests of :data:`DIGESTS` (lower-case hex), then ``size``."""
+        checks: dict[str, str | int] = {kind: value.lower() for kind in DIGESTS if (value := getattr(self, kind))}
+        return checks if self.size is None else {**checks, "size": self.size}
+
+    @property
+    def verification(self) -> str:
+        """How a copy is verified, for listings and messages: 'SHA-256 ... + 1,234 bytes', or the pinning rule."""
+        parts = [
+            f"{DIGESTS[kind]} {value}" if kind in DIGESTS else _shown(kind, value)
+            for kind, value in self.checks.items()
+        ]
+        text = " + ".join(parts) or "pinned on first download"
+        return f"{text}; {self.note}" if self.note else text
 
 
 class DownloadError(ContractError):
@@ -83,7 +116,7 @@ class DownloadError(ContractError):
 
 
 class ChecksumError(DownloadError):
-    """A file's SHA-256 differs from the recorded (or pinned) one."""
+    """A file fails a recorded (or pinned) check: its size or a digest differs."""
 
 
 class CredentialsError(DownloadError):
@@ -131,43 +164,68 @@ def ensure(
 
 
 def verify(resource: Resource, path: str | os.PathLike[str]) -> str:
-    """Check ``path`` against the recorded SHA-256, or its pin; pin it when neither exists. Return the SHA-256."""
+    """Check ``path`` against the recorded checks, or its pin; pin it when neither exists. Return its SHA-256."""
     path = Path(path)
-    actual = sha256_of(path)
-    expected, origin = expected_sha256(resource, path)
-    if expected is None:
-        write_pin(path, actual)
-        log.warning(
-            "%s: no published checksum is recorded for this file; pinned its SHA-256 %s in %s "
-            "(later copies must match it)",
-            path,
-            actual,
-            pin_path(path),
-        )
-    elif actual != expected:
+    expected, origin = expected_checks(resource, path)
+    actual, problem = _compare(path, expected)
+    if problem:
         raise ChecksumError(
-            f"{path}: SHA-256 is {actual}, expected {expected} ({origin}). The file is damaged, truncated or a "
-            f"different version. Delete it and run again to download it, or place the right file there by hand"
-            + (f"; if upstream changed the file on purpose, delete {pin_path(path)}." if origin == "pinned" else ".")
+            f"{path}: {problem} ({origin}). The file is damaged, truncated or a different version. Delete it and run "
+            "again to download it, or place the right file there by hand"
+            + (
+                f"; if upstream changed the file on purpose, delete {pin_path(path)}."
+                if origin == "pinned"
+                else f"; to use this file instead on purpose (e.g. a sample), create {substitute_path(path)}."
+            )
         )
+    if not expected:
+        _pin(path, actual)
     return actual
 
 
-def expected_sha256(resource: Resource, path: Path) -> tuple[str | None, str]:
-    """The recorded SHA-256 (``origin`` 'recorded') or the pinned one ('pinned'); ``None`` when neither exists."""
-    if resource.sha256:
-        return resource.sha256.lower(), "recorded"
+def expected_checks(resource: Resource, path: Path) -> tuple[dict[str, str | int], str]:
+    """The recorded checks (origin 'recorded'), else the pinned SHA-256 ('pinned'), else none.
+
+    A file marked as a substitute (``<file>.substitute``) is held to its pin only.
+    """
+    if resource.checks and not substitute_path(path).exists():
+        return resource.checks, "recorded"
     pinned = read_pin(path)
-    return (pinned, "pinned") if pinned else (None, "")
+    return ({"sha256": pinned}, "pinned") if pinned else ({}, "")
 
 
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
+def digests(path: str | os.PathLike[str], kinds: Sequence[str] = ("sha256",)) -> dict[str, str]:
+    """The digests ``kinds`` (keys of :data:`DIGESTS`) of a file, all from one pass in 1 MiB chunks."""
+    hashes = {kind: hashlib.new("sha1" if kind == "git_blob" else kind, usedforsecurity=False) for kind in kinds}
+    if "git_blob" in hashes:  # git hashes the header 'blob <size>\0', then the contents
+        hashes["git_blob"].update(b"blob %d\0" % os.stat(path).st_size)
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+            for digest in hashes.values():
+                digest.update(block)
+    return {kind: digest.hexdigest() for kind, digest in hashes.items()}
+
+
+def _compare(path: Path, expected: dict[str, str | int]) -> tuple[str, str | None]:
+    """The SHA-256 of ``path`` and its failed checks ('MD5 is ..., expected ...; size is ...'), or ``None``."""
+    actual: dict[str, str | int] = digests(path, ["sha256", *(k for k in expected if k in DIGESTS and k != "sha256")])
+    actual["size"] = path.stat().st_size
+    failed = [
+        f"{DIGESTS.get(kind, kind)} is {_shown(kind, actual[kind])}, expected {_shown(kind, value)}"
+        for kind, value in expected.items()
+        if actual[kind] != value
+    ]
+    return str(actual["sha256"]), "; ".join(failed) or None
+
+
+def _shown(kind: str, value: str | int) -> str:
+    return f"{value:,} bytes" if kind == "size" else str(value)
+
+
+def substitute_path(path: str | os.PathLike[str]) -> Path:
+    """The marker of a file that stands in for the official one on purpose."""
+    path = Path(path)
+    return path.with_name(path.name + ".substitute")
 
 
 def pin_path(path: str | os.PathLike[str]) -> Path:
@@ -194,6 +252,13 @@ def write_pin(path: str | os.PathLike[str], digest: str) -> None:
     os.replace(tmp, pin)
 
 
+def _pin(path: Path, digest: str) -> None:
+    write_pin(path, digest)
+    marker = substitute_path(path)
+    why = f"marked as a substitute by {marker}" if marker.exists() else "no published checksum is recorded for it"
+    log.warning("%s: %s; pinned its SHA-256 %s in %s (later copies must match it)", path, why, digest, pin_path(path))
+
+
 def manual_hint(resource: Resource, path: Path) -> str:
     """How to get the file without this tool."""
     where = resource.page or (resource.urls[0] if resource.urls else "")
@@ -201,7 +266,7 @@ def manual_hint(resource: Resource, path: Path) -> str:
         origin = f"the Kaggle dataset {resource.kaggle} ({where}), file {resource.member}"
     else:
         origin = " or ".join(resource.urls) if resource.urls else where
-    checksum = f" (SHA-256 {resource.sha256})" if resource.sha256 else ""
+    checksum = f" ({resource.verification})" if resource.checks else ""
     return f"Download {origin} yourself and place it at {path}{checksum}; it is then used without a network."
 
 
@@ -470,18 +535,17 @@ def _extract_member(archive: Path, resource: Resource, path: Path, part: Path) -
 
 
 def _install(part: Path, path: Path, resource: Resource, what: str) -> Path:
-    """Verify a finished ``.part`` file against the recorded (or pinned) checksum and move it into place."""
-    actual = sha256_of(part)
-    expected, origin = expected_sha256(resource, path)
-    if expected is not None and actual != expected:
+    """Verify a finished ``.part`` file against the recorded (or pinned) checks and move it into place."""
+    expected, origin = expected_checks(resource, path)
+    actual, problem = _compare(part, expected)
+    if problem:
         part.unlink(missing_ok=True)
         raise ChecksumError(
-            f"{path}: {what} has SHA-256 {actual}, expected {expected} ({origin}); the partial file was deleted. "
-            f"Run again to retry. {manual_hint(resource, path)}"
+            f"{path}: {what} failed its check: {problem} ({origin}); the partial file was deleted. Run again to "
+            f"retry. {manual_hint(resource, path)}"
         )
     os.replace(part, path)
-    if expected is None:
-        write_pin(path, actual)
-        log.warning("%s: no published checksum is recorded; pinned SHA-256 %s in %s", path, actual, pin_path(path))
+    if not expected:
+        _pin(path, actual)
     log.info("%s: %s, %d bytes, SHA-256 %s", path, what, path.stat().st_size, actual)
     return path

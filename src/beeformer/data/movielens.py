@@ -1,7 +1,9 @@
 """MovieLens-20M joined to IMDB plots ("IMDB movies analysis", Kaggle samruddhim/imdb-movies-analysis).
 
-Keys, in order: ``links.csv`` imdbId = the plot file's imdbID, both written as ``tt`` + 7 digits; then the title
-(articles and punctuation normalised, 'Matrix, The' = 'The Matrix') and the year. The gathered text holds the
+Keys, in order: ``links.csv`` imdbId = the plot file's imdbID, both normalised to ``tt`` + 7 digits (either file may
+write an id with or without the ``tt`` prefix, zero-padded or not, even as a float: '114709', '0114709', 'tt0114709'
+and '114709.0' are the same id); then the title (articles and punctuation normalised, 'Matrix, The' = 'The Matrix')
+and the year. The gathered text holds the
 title, year, genres, director, cast and the plot (``fullplot``, else ``plot``); movies without a plot have no
 description.
 """

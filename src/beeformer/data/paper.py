@@ -1,7 +1,8 @@
 """The paper's datasets from their files in ``resources/``: verify, read, join, choose the items that have text.
 
 The data stage never downloads: the Snakemake download rules (or ``python -m beeformer download``) put the files
-in place first, and here each file is checked against its recorded or pinned SHA-256 before it is read.
+in place first, and here each file is checked against its recorded checksums (or its pin) before it is read. Files
+marked as substitutes (``<file>.substitute``, e.g. a sample) are named in the report under ``substitutes``.
 
 Item choice, before the paper's filters run (:func:`beeformer.data.filters.apply_filters`):
 
@@ -9,7 +10,8 @@ Item choice, before the paper's filters run (:func:`beeformer.data.filters.apply
 - ``published_items: true``: exactly the items the authors published a Llama description for (their item set after
   the LLM step, which also dropped the items the model refused), each with its gathered features (and, where no
   description was found, with the fields the source itself has: title, year, genres or authors). This reproduces
-  the item set behind the paper's Table 1.
+  the item set behind the paper's Table 1. Where the authors preprocessed their published file further, the same is
+  done here (Amazon Books: only the asins rated >= 4 in ``Books.csv``, see :mod:`beeformer.data.amazon`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pandas as pd
 
 from beeformer.contract import ContractError
 from beeformer.data import amazon, goodbooks, movielens
-from beeformer.data.download import DownloadError, manual_hint, verify
+from beeformer.data.download import DownloadError, manual_hint, substitute_path, verify
 from beeformer.data.local import _to_ids
 from beeformer.data.readers import read_feather
 from beeformer.data.resources import PUBLISHED_ID_COLUMN, PUBLISHED_TEXT_COLUMN, RESOURCES, resources_for
@@ -31,6 +33,8 @@ from beeformer.data.resources import PUBLISHED_ID_COLUMN, PUBLISHED_TEXT_COLUMN,
 log = logging.getLogger(__name__)
 
 LOADERS = {"movielens-20m": movielens.load, "goodbooks-10k": goodbooks.load, "amazon-books": amazon.load}
+#: The authors' own preprocessing of a published item set: (published ids, interactions) -> the ids they kept.
+AUTHORS_ITEM_SETS = {"amazon-books": amazon.published_item_set}
 
 
 def load_paper_source(
@@ -59,15 +63,19 @@ def load_paper_source(
     features = loaded.features
     keep = features["described"] & features["text"].notna()
     info: dict[str, Any] = {"resources": checksums, "join": loaded.report.as_dict()}
+    substitutes = [resource.name for role, resource in needed.items() if substitute_path(paths[role]).exists()]
+    if substitutes:
+        info["substitutes"] = substitutes
     if spec.get("published_items"):
         published = _published_ids(source, paths["published"])
-        in_published = features["item_id"].isin(published)
-        keep = in_published & features["text"].notna()
+        chosen = AUTHORS_ITEM_SETS[source](published, loaded.interactions) if source in AUTHORS_ITEM_SETS else published
+        keep = features["item_id"].isin(chosen) & features["text"].notna()
         info["published_items"] = {
             "published": len(published),
+            "authors_item_set": len(chosen),
             "published_with_gathered_features": int(keep.sum()),
             "of_which_without_description": int((keep & ~features["described"]).sum()),
-            "published_not_in_source": int((~pd.Index(published).isin(features["item_id"])).sum()),
+            "published_not_in_source": int((~pd.Index(chosen).isin(features["item_id"])).sum()),
         }
         log.info("dataset %s: items restricted to the authors' published set: %s", name, info["published_items"])
     items = features.loc[keep, ["item_id", "text"]].reset_index(drop=True)
@@ -76,8 +84,10 @@ def load_paper_source(
 
 
 def _published_ids(source: str, path: Path) -> pd.Series:
+    """The distinct ids of the published file that have a non-blank text."""
     column = PUBLISHED_ID_COLUMN[source]
     frame = read_feather(path, [column, PUBLISHED_TEXT_COLUMN])
-    texts = frame[PUBLISHED_TEXT_COLUMN].astype("str").str.strip()
+    texts = frame[PUBLISHED_TEXT_COLUMN]
     ids = _to_ids(frame[column])
-    return ids[texts.notna() & (texts != "")].dropna().drop_duplicates().reset_index(drop=True)
+    has_text = texts.notna() & (texts.astype("str").str.strip() != "")
+    return ids[has_text].dropna().drop_duplicates().reset_index(drop=True)

@@ -219,15 +219,16 @@ def read_table(source: Source, wanted: Sequence[str], *, optional: Sequence[str]
 
 
 def read_feather(path: Path, wanted: Sequence[str]) -> pd.DataFrame:
-    """Read columns of a Feather file, checking them first."""
+    """Read columns of a Feather file, checking them first; a stored pandas index (``__index_level_0__``) is ignored."""
     import pyarrow.ipc
 
     if not path.is_file():
         raise ContractError(f"{path}: file not found")
     try:
         with pyarrow.ipc.open_file(path) as reader:
-            available = reader.schema.names
+            schema = reader.schema
     except pa.ArrowInvalid as error:
         raise ContractError(f"{path}: not a Feather (Arrow IPC) file ({error}); download it again") from error
-    _check_columns(path, list(wanted), list(available))
+    index = {c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
+    _check_columns(path, list(wanted), [name for name in schema.names if name not in index])
     return pd.read_feather(path, columns=list(wanted))

@@ -1,9 +1,14 @@
-"""The files behind the paper's datasets: where they come from, their checksums, and which dataset needs which.
+"""The files behind the paper's datasets: where they come from, how they are verified, and which dataset needs which.
 
-Checksums: ``sha256`` is recorded where the exact upstream file could be hashed offline — the verbatim copies in
-``../shared/data`` taken from the same repository path (Goodbooks-10k ``books.csv`` at the pinned commit; the
-authors' Goodbooks descriptions). Everywhere else it is ``None``: the first verified copy is pinned
-(``<file>.sha256``, see :mod:`beeformer.data.download`) and every later copy must match it.
+Checks (see :mod:`beeformer.data.download`), the strongest record that exists for each file:
+
+- SHA-256 (+ size) where the exact file is on record: MovieLens-20M's ``ml-20m.zip`` (the checksum TensorFlow
+  Datasets pins; GroupLens's own MD5 is listed too), and the verbatim copies in ``../shared/data`` taken from the
+  same repository path (Goodbooks-10k ``books.csv`` at the pinned commit; the authors' Goodbooks descriptions).
+- git blob id for the other files fetched from a GitHub repository at a fixed commit: the commit's tree records it.
+- MD5 + size for Amazon ``Books.csv``, the only checksum published for it.
+- None for ``meta_Books.json.gz`` and the Kaggle files (Kaggle may re-version a dataset): the first verified copy is
+  pinned (``<file>.sha256``) and every later copy must match it.
 
 GitHub files are fetched at a fixed commit, so that a recorded checksum cannot go stale.
 """
@@ -21,17 +26,19 @@ RAW = "https://raw.githubusercontent.com"
 GOODBOOKS_COMMIT = "6dd165b555a7b47b2dd36743a425776e641ff50c"
 #: recombee/beeformer at the commit that holds the published descriptions.
 BEEFORMER_COMMIT = "1cccb1ff003aa7d75e74dde012843da12fec61dd"
+#: Hosts of the Amazon review data 2018, tried in this order (the same paths on each).
 AMAZON_HOSTS = (
     "https://datarepo.eng.ucsd.edu/mcauley_group/data/amazon_v2",  # the URL in the authors' download script
-    "https://jmcauley.ucsd.edu/data/amazon_v2",
+    "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_v2",  # the lab's current site
+    "https://jmcauley.ucsd.edu/data/amazon_v2",  # the original site
 )
 
 
-def _published(folder: str, sha256: str | None) -> Resource:
+def _published(folder: str, **checks: Any) -> Resource:
     return Resource(
         name=f"published/{folder}/item_text_descriptions.feather",
         urls=(f"{RAW}/recombee/beeformer/{BEEFORMER_COMMIT}/_datasets/{folder}/item_text_descriptions.feather",),
-        sha256=sha256,
+        **checks,
         page=f"https://github.com/recombee/beeformer/tree/main/_datasets/{folder}",
         description="the authors' Llama-3.1-8B-Instruct item descriptions (column llama31_description)",
     )
@@ -43,12 +50,16 @@ RESOURCES: dict[str, Resource] = {
         Resource(
             name="movielens-20m/ml-20m.zip",
             urls=("https://files.grouplens.org/datasets/movielens/ml-20m.zip",),
+            sha256="96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3",
+            size=198_702_078,
+            note="GroupLens's own MD5 cd245b17a1ae2cc31bb14903e1204af3 (listed, not checked)",
             page="https://grouplens.org/datasets/movielens/20m/",
             description="MovieLens-20M (ratings.csv, movies.csv, links.csv, ...), GroupLens",
         ),
         Resource(
             name="goodbooks-10k/ratings.csv",
             urls=(f"{RAW}/zygmuntz/goodbooks-10k/{GOODBOOKS_COMMIT}/ratings.csv",),
+            git_blob="0d245a10acfe3c89b2e4004cdbc805b99771ac5d",
             page="https://github.com/zygmuntz/goodbooks-10k",
             description="Goodbooks-10k ratings (user_id, book_id, rating)",
         ),
@@ -56,12 +67,15 @@ RESOURCES: dict[str, Resource] = {
             name="goodbooks-10k/books.csv",
             urls=(f"{RAW}/zygmuntz/goodbooks-10k/{GOODBOOKS_COMMIT}/books.csv",),
             sha256="4d21d0e0433128657c752e3a3d0405ac0ec11675d6c70c64cb0abf4ab1acb76a",
+            size=3_286_659,
             page="https://github.com/zygmuntz/goodbooks-10k",
             description="Goodbooks-10k book metadata (Goodreads ids, ISBN, authors, title, year)",
         ),
         Resource(
             name="amazon-books/Books.csv",
             urls=tuple(f"{host}/categoryFilesSmall/Books.csv" for host in AMAZON_HOSTS),
+            md5="c6cb0fd6e4322d3523e9afd87d5ed9dc",
+            size=2_140_933_459,
             page="https://cseweb.ucsd.edu/~jmcauley/datasets/amazon_v2/",
             description="Amazon review data 2018 (Ni, Li, McAuley), Books, ratings only: item,user,rating,timestamp",
         ),
@@ -92,9 +106,11 @@ RESOURCES: dict[str, Resource] = {
             page="https://www.kaggle.com/datasets/mdhamani/goodreads-books-100k",
             description="Goodreads 100K books: author, desc, genre, isbn, isbn13, link, title, ...",
         ),
-        _published("goodbooks", "e7c0dffc838cf80f0882a2ccd491187365c5cdeb8543d56013c74a329f8e55e5"),
-        _published("ml20m", None),
-        _published("amazbooks", None),
+        _published(
+            "goodbooks", sha256="e7c0dffc838cf80f0882a2ccd491187365c5cdeb8543d56013c74a329f8e55e5", size=3_750_826
+        ),
+        _published("ml20m", git_blob="3a4e20f13ce391397ffe3c9e80398b758af73bb2"),
+        _published("amazbooks", git_blob="91d29b345b1d4fea423b616b940442b6152a00a5"),
     )
 }
 
