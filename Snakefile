@@ -14,6 +14,9 @@ if not workflow.overwrite_configfiles:
 validate(config, schema="workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/describe.smk"

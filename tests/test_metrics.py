@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from beeformer.evaluate.metrics import METRICS, parse_metric, per_user_metrics, summarize
+from beeformer.contract.metrics import METRICS, parse_metric, per_user_metrics, summarize
 
 
 def _predictions(rows: list[tuple[str, str]]) -> pd.DataFrame:

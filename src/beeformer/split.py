@@ -1,4 +1,4 @@
-"""Split stage: the paper's item split (cold-start items) and time split, written as contract files.
+"""Split stage: the paper's item split (cold-start items) and time split, and a user split, as contract files.
 
 Item split: ``test_items`` and ``validation_items`` distinct items are drawn at random (without replacement;
 the authors' code draws with replacement and so ends up with fewer unique items). Training keeps every
@@ -11,6 +11,16 @@ Time split: interactions sorted by timestamp; the last ``test_share`` are the te
 ``validation_share`` before it the validation period, the rest training. The test source is everything before
 the test period; the validation source everything before the validation period. Evaluation users need both a
 history and at least one target. Candidates are all items; items in a user's history are masked when ranking.
+
+User split (RecPack's "strong generalization", the protocol of the EASE, ELSA and SANSA papers; not one of the
+beeFormer paper's): ``test_users`` and ``validation_users`` distinct users are held out whole. For each held-out
+user a random ``target_share`` of their interactions (at least one, and at least one left) is the target, the
+rest the history the recommender sees. Training keeps every interaction of the other users. Candidates are all
+items; the history is masked when ranking.
+
+``train_full`` is what a method is refit on for the test phase once the validation phase has chosen its settings:
+everything but the test items (item split), everything before the test period (time split), or every user but
+the test users (user split).
 """
 
 from __future__ import annotations
@@ -33,11 +43,14 @@ log = logging.getLogger(__name__)
 class SplitConfig:
     """How to split one dataset."""
 
-    kind: Literal["item", "time"] = "item"
+    kind: Literal["item", "time", "user"] = "item"
     test_items: int = 2000
     validation_items: int = 2000
     test_share: float = 0.2
     validation_share: float = 0.2
+    test_users: int = 500
+    validation_users: int = 500
+    target_share: float = 0.2
     seed: int = 42
 
     @classmethod
@@ -67,8 +80,10 @@ def split(
         parts = item_split(interactions, config)
     elif config.kind == "time":
         parts = time_split(interactions, config, interactions_path)
+    elif config.kind == "user":
+        parts = user_split(interactions, config)
     else:
-        raise contract.ContractError(f"split.kind: unknown kind {config.kind!r}; use 'item' or 'time'")
+        raise contract.ContractError(f"split.kind: unknown kind {config.kind!r}; use 'item', 'time' or 'user'")
 
     summary: dict[str, Any] = {"config": asdict(config)}
     with contract.atomic_dir(out_dir) as tmp:
@@ -106,7 +121,7 @@ def item_split(interactions: pd.DataFrame, config: SplitConfig) -> dict[str, pd.
     held_out = np.concatenate([test_items, validation_items])
     train = interactions[~interactions["item_id"].isin(held_out)]
 
-    parts = {"train": train}
+    parts = {"train": train, "train_full": interactions[~interactions["item_id"].isin(test_items)]}
     for phase, phase_items in (("validation", validation_items), ("test", test_items)):
         target = interactions[interactions["item_id"].isin(phase_items)]
         source = train[train["user_id"].isin(target["user_id"])]
@@ -136,12 +151,46 @@ def time_split(
         "validation": (train, ordered.iloc[validation_start:test_start]),
         "test": (ordered.iloc[:test_start], ordered.iloc[test_start:]),
     }
-    parts = {"train": train}
+    parts = {"train": train, "train_full": ordered.iloc[:test_start]}
     all_items = pd.DataFrame({"item_id": np.sort(interactions["item_id"].unique())})
     for phase, (history, future) in periods.items():
         users = np.intersect1d(history["user_id"].unique(), future["user_id"].unique())
         parts[f"{phase}_source"] = history[history["user_id"].isin(users)]
         parts[f"{phase}_target"] = future[future["user_id"].isin(users)]
+        parts[f"{phase}_candidates"] = all_items
+    return {name: _tidy(frame) for name, frame in parts.items()}
+
+
+def user_split(interactions: pd.DataFrame, config: SplitConfig) -> dict[str, pd.DataFrame]:
+    """Random users held out whole; a random share of each one's interactions is their target."""
+    if not 0 < config.target_share < 1:
+        raise contract.ContractError("split: target_share must lie strictly between 0 and 1")
+    user_ids = np.sort(interactions["user_id"].unique())
+    needed = config.test_users + config.validation_users
+    if needed >= len(user_ids):
+        raise contract.ContractError(
+            f"split: test_users + validation_users = {needed} but the dataset has only {len(user_ids)} users; "
+            "lower them so that users remain for training"
+        )
+    rng = np.random.default_rng(config.seed)
+    drawn = rng.permutation(user_ids)
+    test_users, validation_users = drawn[: config.test_users], drawn[config.test_users : needed]
+    ordered = interactions.sort_values(["user_id", "item_id"], kind="stable").reset_index(drop=True)
+    # Each user's interactions in a random order; the first n_target of them are the target.
+    position = pd.Series(rng.random(len(ordered))).groupby(ordered["user_id"]).rank(method="first") - 1
+    counts = ordered.groupby("user_id")["item_id"].transform("size")
+    n_target = np.clip(np.round(counts * config.target_share), 1, counts - 1)
+    is_target = (position < n_target).to_numpy() & (counts > 1).to_numpy()
+
+    parts = {
+        "train": ordered[~ordered["user_id"].isin(drawn[:needed])],
+        "train_full": ordered[~ordered["user_id"].isin(test_users)],
+    }
+    all_items = pd.DataFrame({"item_id": np.sort(interactions["item_id"].unique())})
+    for phase, phase_users in (("validation", validation_users), ("test", test_users)):
+        held = ordered["user_id"].isin(phase_users).to_numpy() & (counts > 1).to_numpy()
+        parts[f"{phase}_source"] = ordered[held & ~is_target]
+        parts[f"{phase}_target"] = ordered[held & is_target]
         parts[f"{phase}_candidates"] = all_items
     return {name: _tidy(frame) for name, frame in parts.items()}
 

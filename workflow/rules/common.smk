@@ -20,12 +20,13 @@ ENCODERS = list(config["encoders"])
 TRAINED = workflow_config.trained_encoders(config)
 PRETRAINED = workflow_config.pretrained_encoders(config)
 EXPERIMENTS = list(config["experiments"])
+TABLES = workflow_config.table_names(config)  # one per experiment, then the configured tables
 EVALUATION = config.get("evaluation", {})
 # The package's source, relative to the working folder (so that moving a checkout reruns nothing): the vLLM
 # environment (envs/vllm.yaml) cannot install beeformer, whose pins would replace vLLM's own torch.
 PACKAGE_SOURCE = os.path.relpath(Path(workflow.basedir) / "src")
 SPLIT_PARTS = [
-    "train", "validation_source", "validation_target", "test_source", "test_target",
+    "train", "train_full", "validation_source", "validation_target", "test_source", "test_target",
     "validation_candidates", "test_candidates",
 ]
 
@@ -44,24 +45,25 @@ wildcard_constraints:
     dataset=one_of(DATASETS),
     split=one_of(SPLITS),
     phase="validation|test",
-    experiment=one_of(EXPERIMENTS),
+    table=one_of(TABLES),
 
 
 def quoted_json(value):
     return shlex.quote(json.dumps(value))
 
 
-def table_files(experiment):
-    return [f"results/tables/{experiment}.{ext}" for ext in ("md", "csv", "png")]
+TABLE_FORMATS = ("md", "tex", "csv", "html", "png")
 
 
 def all_tables():
-    return [path for experiment in EXPERIMENTS for path in table_files(experiment)]
+    tables = [f"results/tables/{table}.{ext}" for table in TABLES for ext in TABLE_FORMATS]
+    return [*tables, "results/report/overview.html"]
 
 
 def print_tables():
-    for experiment in EXPERIMENTS:
-        path = Path(f"results/tables/{experiment}.md")
+    """The configured tables (or, without any, the experiments' own) at the end of a run."""
+    for table in list(config.get("tables", {})) or EXPERIMENTS:
+        path = Path(f"results/tables/{table}.md")
         if path.exists():
             print(f"\n{path.read_text()}")
 
@@ -126,8 +128,21 @@ def train_launcher(wildcards):
 
 
 # --- baselines and evaluate
+BASELINE_METHODS = methods_of_kind("cf") + methods_of_kind("heater")
+BASELINES = config.get("baselines", {})
+
+
 def pretrained_name(wildcards):
     return shlex.quote(config["encoders"][wildcards.encoder]["base"])
+
+
+def pretrained_options(wildcards):
+    """An encoder's own text prefix (nomic's "search_document: ") and sequence limit, saved into its folder."""
+    spec = config["encoders"][wildcards.encoder]
+    options = [f"--text-prefix {shlex.quote(spec['text_prefix'])}"] if spec.get("text_prefix") else []
+    if spec.get("max_seq_length"):
+        options.append(f"--max-seq-length {spec['max_seq_length']}")
+    return " ".join(options)
 
 
 def evaluation_option(name, default):
@@ -135,11 +150,82 @@ def evaluation_option(name, default):
     return "" if value is None else f"--{name.replace('_', '-')} {value}"
 
 
-def recommend_options(wildcards):
+def embed_options(wildcards):
     return " ".join(
         evaluation_option(name, default)
-        for name, default in (("k", 100), ("batch_size", 64), ("max_seq_length", None))
+        for name, default in (("batch_size", 64), ("max_seq_length", None), ("precision", "auto"))
     )
+
+
+def evaluation_gpus(wildcards):
+    return EVALUATION.get("gpus", 0)
+
+
+def embeddings_file(dataset, encoder):
+    return f"results/embeddings/{dataset}/{encoder}.parquet"
+
+
+def split_embeddings(wildcards):
+    """The embeddings content-based scoring of a split needs: its dataset's, by the method's encoder."""
+    return embeddings_file(split_dataset(wildcards), wildcards.method)
+
+
+def baseline_name(method):
+    """The settings section of a method: heater-<encoder> shares 'heater'."""
+    return "heater" if workflow_config.method_kind(config, method) == "heater" else method
+
+
+def baseline_settings(wildcards):
+    return quoted_json(BASELINES.get(baseline_name(wildcards.method), {}))
+
+
+def heater_embeddings(wildcards):
+    """Heater's content: the split's dataset embedded by the encoder named after 'heater-'."""
+    if baseline_name(wildcards.method) != "heater":
+        return {}
+    encoder = wildcards.method[len(workflow_config.HEATER_PREFIX) :]
+    return {"embeddings": embeddings_file(split_dataset(wildcards), encoder)}
+
+
+def tune_inputs(wildcards):
+    phase = f"results/splits/{wildcards.split}/validation"
+    return {
+        "train": f"results/splits/{wildcards.split}/train.parquet",
+        "source": f"{phase}_source.parquet",
+        "target": f"{phase}_target.parquet",
+        "candidates": f"{phase}_candidates.parquet",
+        **heater_embeddings(wildcards),
+    }
+
+
+def refit_inputs(wildcards):
+    return {
+        "tuning": f"results/eval/{wildcards.split}/validation/{wildcards.method}/tuning.json",
+        "train_full": f"results/splits/{wildcards.split}/train_full.parquet",
+        "source": f"results/splits/{wildcards.split}/test_source.parquet",
+        "candidates": f"results/splits/{wildcards.split}/test_candidates.parquet",
+        **heater_embeddings(wildcards),
+    }
+
+
+def baseline_options(wildcards, threads):
+    embeddings = heater_embeddings(wildcards)
+    options = [f"--embeddings {embeddings['embeddings']}"] if embeddings else []
+    options += [f"--k {EVALUATION.get('k', 100)}", f"--seed {BASELINES.get('seed', 42)}", f"--threads {threads}"]
+    return " ".join(options)
+
+
+def tune_options(wildcards, threads):
+    return f"{baseline_options(wildcards, threads)} --select-by {BASELINES.get('select_by', 'recall@20')}"
+
+
+def refit_options(wildcards, threads):
+    return baseline_options(wildcards, threads)
+
+
+def baseline_mem_mb(wildcards):
+    """EASE holds two dense items x items matrices; the others stay far below."""
+    return 32000 if baseline_name(wildcards.method) == "ease" else 16000
 
 
 def evaluate_options(wildcards):
@@ -147,20 +233,26 @@ def evaluate_options(wildcards):
 
 
 # --- report
-def experiment_metrics(wildcards):
-    experiment = config["experiments"][wildcards.experiment]
-    phase = experiment.get("phase", "test")
-    return [f"results/eval/{experiment['split']}/{phase}/{m}/metrics.json" for m in experiment["methods"]]
+def overview_inputs(wildcards):
+    files = {"table1": "results/tables/table1.csv"}
+    for name in DATASETS:
+        files[f"data_{name}"] = f"results/data/{name}/data.json"
+        files[f"describe_{name}"] = f"results/data/{name}/describe.json"
+    return files
 
 
-def report_rows(wildcards):
-    experiment = config["experiments"][wildcards.experiment]
-    paths = experiment_metrics(wildcards)
-    return " ".join(f"--row {shlex.quote(m)} {p}" for m, p in zip(experiment["methods"], paths))
+def overview_datasets(wildcards):
+    return " ".join(
+        f"--dataset {name} results/data/{name}/data.json results/data/{name}/describe.json" for name in DATASETS
+    )
 
 
-def report_title(wildcards):
-    return shlex.quote(config["experiments"][wildcards.experiment].get("title", wildcards.experiment))
+def report_inputs(wildcards):
+    return workflow_config.table_inputs(config, wildcards.table)
+
+
+def report_spec(wildcards):
+    return quoted_json(workflow_config.table_spec(config, wildcards.table))
 
 
 # --- describe
@@ -296,11 +388,8 @@ def table1_args(wildcards):
 
 
 def data_targets():
-    """Table 1 when the config has any of the paper's datasets (for rule all), else nothing."""
-    paper_sources = set(_resources().SOURCES)
-    if any(spec["source"] in paper_sources for spec in config["datasets"].values()):
-        return table1_files()
-    return []
+    """Table 1 of the configured datasets (for rule all)."""
+    return table1_files()
 
 
 def data_preflight():

@@ -1,7 +1,34 @@
+# Evaluation: each encoder embeds each dataset's item texts once; content-based scoring of every split and phase
+# reads those embeddings (so do Heater's rules); every method's predictions get the same metrics.
+
+
+rule embed_items:
+    input:
+        model="results/models/{encoder}",
+        item_texts="results/data/{dataset}/items.parquet",
+    output:
+        "results/embeddings/{dataset}/{encoder}.parquet",
+    wildcard_constraints:
+        encoder=one_of(ENCODERS),
+    params:
+        options=embed_options,
+    log:
+        "results/logs/evaluate/embed-{dataset}-{encoder}.log",
+    benchmark:
+        "results/benchmarks/evaluate/embed-{dataset}-{encoder}.tsv"
+    threads: workflow.cores
+    resources:
+        gpu=evaluation_gpus,
+    conda:
+        "../../envs/beeformer.yaml"
+    shell:
+        "OMP_NUM_THREADS={threads} python -m beeformer embed --model {input.model} --items {input.item_texts}"
+        " --embeddings {output} {params.options} 2>&1 | tee {log}"
+
+
 rule recommend_by_text:
     input:
-        model="results/models/{method}",
-        item_texts=split_items,
+        embeddings=split_embeddings,
         source="results/splits/{split}/{phase}_source.parquet",
         candidates="results/splits/{split}/{phase}_candidates.parquet",
     output:
@@ -9,7 +36,7 @@ rule recommend_by_text:
     wildcard_constraints:
         method=one_of(ENCODERS),
     params:
-        options=recommend_options,
+        k=EVALUATION.get("k", 100),
     log:
         "results/logs/evaluate/{split}-{phase}-{method}-predictions.log",
     benchmark:
@@ -18,8 +45,8 @@ rule recommend_by_text:
     conda:
         "../../envs/beeformer.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} python -m beeformer recommend --model {input.model} --items {input.item_texts}"
-        " --source {input.source} --candidates {input.candidates} --predictions {output} {params.options}"
+        "OMP_NUM_THREADS={threads} python -m beeformer recommend --embeddings {input.embeddings}"
+        " --source {input.source} --candidates {input.candidates} --predictions {output} --k {params.k}"
         " 2>&1 | tee {log}"
 
 
@@ -28,7 +55,8 @@ rule evaluate:
         predictions="results/eval/{split}/{phase}/{method}/predictions.parquet",
         targets="results/splits/{split}/{phase}_target.parquet",
     output:
-        "results/eval/{split}/{phase}/{method}/metrics.json",
+        metrics="results/eval/{split}/{phase}/{method}/metrics.json",
+        per_user="results/eval/{split}/{phase}/{method}/per_user.parquet",
     params:
         options=evaluate_options,
     log:
@@ -38,4 +66,4 @@ rule evaluate:
         "../../envs/beeformer.yaml"
     shell:
         "python -m beeformer evaluate --predictions {input.predictions} --targets {input.targets}"
-        " --metrics {output} {params.options} 2>&1 | tee {log}"
+        " --metrics {output.metrics} --per-user {output.per_user} {params.options} 2>&1 | tee {log}"

@@ -1,18 +1,41 @@
-rule report:
+# Report: every experiment's table and the paper's tables (config `tables:`), with paired significance against
+# the best baseline and the published values; `snakemake --report results/report.html` gathers them.
+
+
+rule report_table:
     input:
-        experiment_metrics,
+        report_inputs,
     output:
-        markdown="results/tables/{experiment}.md",
-        csv="results/tables/{experiment}.csv",
-        png="results/tables/{experiment}.png",
+        markdown="results/tables/{table}.md",
+        latex="results/tables/{table}.tex",
+        csv="results/tables/{table}.csv",
+        html=report("results/tables/{table}.html", caption="../report/table.rst", category="Tables"),
+        png=report("results/tables/{table}.png", caption="../report/figure.rst", category="Figures"),
     params:
-        title=report_title,
-        rows=report_rows,
+        spec=report_spec,
     log:
-        "results/logs/report/{experiment}.log",
+        "results/logs/report/{table}.log",
     threads: 1
     conda:
         "../../envs/beeformer.yaml"
     shell:
-        "python -m beeformer report --title {params.title} {params.rows} --markdown {output.markdown}"
-        " --csv {output.csv} --png {output.png} 2>&1 | tee {log}"
+        "python -m beeformer report --spec {params.spec} --markdown {output.markdown} --latex {output.latex}"
+        " --csv {output.csv} --html {output.html} --png {output.png} 2>&1 | tee {log}"
+
+
+rule report_overview:
+    input:
+        unpack(overview_inputs),
+    output:
+        report("results/report/overview.html", caption="../report/overview.rst", category="Overview"),
+    params:
+        config=quoted_json(config),
+        datasets=overview_datasets,
+    log:
+        "results/logs/report/overview.log",
+    threads: 1
+    conda:
+        "../../envs/beeformer.yaml"
+    shell:
+        "python -m beeformer overview --config {params.config} {params.datasets} --table1 {input.table1}"
+        " --html {output} 2>&1 | tee {log}"

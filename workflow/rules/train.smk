@@ -4,7 +4,7 @@ rule train_beeformer:
     output:
         model=directory("results/models/{encoder}"),
         log_csv="results/training/{encoder}/training_log.csv",
-        plot="results/training/{encoder}/loss.png",
+        plot=report("results/training/{encoder}/loss.png", caption="../report/training.rst", category="Training"),
     wildcard_constraints:
         encoder=one_of(TRAINED),
     params:

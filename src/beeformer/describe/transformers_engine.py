@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from beeformer.contract import resolve_model
+from beeformer.contract.models import resolve_model
 from beeformer.describe import prompt as prompts
 from beeformer.describe.engine import Engine, Request, Result
 from beeformer.describe.settings import DescribeError

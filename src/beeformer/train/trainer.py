@@ -21,6 +21,7 @@ from sentence_transformers import SentenceTransformer
 from tqdm.auto import tqdm
 
 from beeformer import contract
+from beeformer.contract.models import resolve_model
 from beeformer.train import checkpoint, distributed
 from beeformer.train.card import model_card
 from beeformer.train.sampling import NegativeSampling, sample_items
@@ -133,7 +134,7 @@ def train(
     # data and model
     data = TrainingData.load(sources)
     n_users, n_items = data.X.shape
-    model = SentenceTransformer(contract.resolve_model(config.base_model), device=str(device), trust_remote_code=True)
+    model = SentenceTransformer(resolve_model(config.base_model), device=str(device), trust_remote_code=True)
     model.max_seq_length = config.max_seq_length
     model.train()
     catalogue = TokenizedCatalogue.build(model, data.texts, config.text_prefix)

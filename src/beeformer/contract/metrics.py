@@ -17,9 +17,9 @@ import pandas as pd
 METRICS: tuple[str, ...] = ("recall@20", "recall@50", "ndcg@100")
 METRIC_KINDS = ("recall", "ndcg")
 
-# Bootstrap resamples are drawn in blocks of at most this many user draws (about 32 MB per array).
-_BOOTSTRAP_BLOCK_VALUES = 1 << 22
-_BOOTSTRAP_MAX_BLOCK = 100
+#: Bootstrap resamples are drawn in blocks of at most this many user draws (about 32 MB per array).
+BOOTSTRAP_BLOCK_VALUES = 1 << 22
+BOOTSTRAP_MAX_BLOCK = 100
 
 
 def parse_metric(name: str) -> tuple[str, int]:
@@ -105,29 +105,38 @@ def per_user_metrics(
     return pd.DataFrame(columns, index=pd.Index(users, name="user_id"))
 
 
-def summarize(per_user: pd.DataFrame, n_bootstrap: int = 1000, seed: int = 42) -> dict[str, dict[str, float]]:
-    """metric -> {"mean": ..., "se": bootstrap standard error over users, "users": n}.
-
-    The same resampled users serve every metric; ``se`` is the standard deviation (ddof=1) of the means
-    of ``n_bootstrap`` resamples drawn with replacement, deterministic for a ``seed``.
-    """
+def resample_means(values: np.ndarray, n_bootstrap: int, seed: int) -> np.ndarray:
+    """``n_bootstrap x columns``: column means of the rows (users) resampled with replacement, the same draws for
+    every column; deterministic for a ``seed``. Resamples are drawn in blocks, as per-user counts."""
     if n_bootstrap < 2:
         raise ValueError(f"n_bootstrap must be at least 2, got {n_bootstrap}")
-    values = per_user.to_numpy(dtype=np.float64)
-    n_users, n_metrics = values.shape
+    values = np.asarray(values, dtype=np.float64)
+    n_users, n_columns = values.shape
     if n_users == 0:
-        raise ValueError("no users to summarize")
+        raise ValueError("no users to resample")
     rng = np.random.default_rng(seed)
-    block = max(1, min(_BOOTSTRAP_MAX_BLOCK, _BOOTSTRAP_BLOCK_VALUES // n_users))
-    means = np.empty((n_bootstrap, n_metrics))
+    block = max(1, min(BOOTSTRAP_MAX_BLOCK, BOOTSTRAP_BLOCK_VALUES // n_users))
+    means = np.empty((n_bootstrap, n_columns))
     for start in range(0, n_bootstrap, block):
         size = min(block, n_bootstrap - start)
         sample = rng.integers(0, n_users, size=(size, n_users))
         sample += np.arange(size)[:, None] * n_users  # resample r counts its users in row r
         counts = np.bincount(sample.ravel(), minlength=size * n_users).reshape(size, n_users)
         means[start : start + size] = counts.astype(np.float64) @ values / n_users
-    se = means.std(axis=0, ddof=1)
+    return means
+
+
+def summarize(per_user: pd.DataFrame, n_bootstrap: int = 1000, seed: int = 42) -> dict[str, dict[str, float]]:
+    """metric -> {"mean": ..., "se": bootstrap standard error over users, "users": n}.
+
+    The same resampled users serve every metric; ``se`` is the standard deviation (ddof=1) of the means
+    of ``n_bootstrap`` resamples drawn with replacement (:func:`resample_means`).
+    """
+    if per_user.empty:
+        raise ValueError("no users to summarize")
+    values = per_user.to_numpy(dtype=np.float64)
+    se = resample_means(values, n_bootstrap, seed).std(axis=0, ddof=1)
     return {
-        str(name): {"mean": float(values[:, j].mean()), "se": float(se[j]), "users": n_users}
+        str(name): {"mean": float(values[:, j].mean()), "se": float(se[j]), "users": len(values)}
         for j, name in enumerate(per_user.columns)
     }

