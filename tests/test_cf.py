@@ -62,6 +62,17 @@ def test_itemknn_cosine_neighbours_by_hand():
     np.testing.assert_allclose(all_scores(model, fit, history)[0], (history @ cosine)[0], rtol=1e-5)
 
 
+def test_itemknn_asymmetric_and_shrunk_similarity():
+    dense = random_interactions()
+    fit = fit_data(dense)
+    model = ItemKNN(neighbors=dense.shape[1], alpha=0.8, shrink=3.0)
+    model.fit(fit)
+    counts = dense.sum(0)
+    expected = dense.T @ dense / (counts[:, None] ** 0.8 * counts[None, :] ** 0.2 + 3.0)
+    np.fill_diagonal(expected, 0)
+    np.testing.assert_allclose(model.similarity.toarray(), expected, rtol=1e-5)
+
+
 def test_ease_is_the_constrained_least_squares_solution():
     dense = random_interactions()
     fit = fit_data(dense)

@@ -56,13 +56,24 @@ def test_demo_runs_end_to_end_and_beeformer_wins(tmp_path):
     assert jobs(target.stdout + target.stderr) == {"prepare_dataset": 1, "describe_items": 1, "split_dataset": 1}
 
     snakemake(work, "all", "--configfile", config)
-    table = pd.read_csv(work / "results/tables/demo-cold-start.csv").set_index("method")
-    pretrained = table.loc["all-MiniLM-L6-v2", "recall@20"]
-    trained = table.loc["beeformer-demo-MiniLM", "recall@20"]
+    table = pd.read_csv(work / "results/tables/demo-cold-start.csv")
+    recall = table[table["metric"] == "recall@20"].set_index("method")
+    pretrained, trained = recall.loc["all-MiniLM-L6-v2", "mean"], recall.loc["beeformer-demo-MiniLM", "mean"]
     print(f"demo recall@20: pretrained {pretrained:.4f}, beeFormer {trained:.4f}")
-    assert trained > pretrained
-    assert (work / "results/tables/demo-cold-start.md").read_text().count("|") > 10
+    assert trained > pretrained and recall.loc["beeformer-demo-MiniLM", "significant"]
+    for ext in ("md", "tex", "html", "png"):
+        assert (work / f"results/tables/demo-cold-start.{ext}").stat().st_size > 500
     assert (work / "results/training/beeformer-demo-MiniLM/loss.png").stat().st_size > 1000
+
+    snakemake(work, "--report", "results/report.html", "--configfile", config)
+    report = (work / "results/report.html").read_text()
+    for item in (
+        "results/tables/demo-cold-start.html",
+        "results/tables/demo-cold-start.png",
+        "results/report/overview.html",
+        "results/training/beeformer-demo-MiniLM/loss.png",
+    ):
+        assert item in report, f"{item} is not in the HTML report"
 
     from sentence_transformers import SentenceTransformer
 
@@ -91,33 +102,57 @@ def local_config(name: str, overrides: dict) -> dict:
     return config
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "goodbooks").is_dir(), reason=f"{SHARED_DATA}/goodbooks is absent")
-def test_goodbooks_sample_workflow(tmp_path):
-    config = local_config(
-        "goodbooks",
-        {
-            "splits.goodbooks-item.test_items": 300,
-            "splits.goodbooks-item.validation_items": 100,
-            "encoders.beeformer-goodbooks-MiniLM.train": {
-                "max_steps": 2,
-                "batch_size": 4,
-                "items_per_step": 300,
-                "max_seq_length": 64,
-            },
-        },
-    )
-    config["evaluation"].update({"max_seq_length": 48, "n_bootstrap": 100})
-    path = tmp_path / "goodbooks.yaml"
+@pytest.mark.skipif(not (SHARED_DATA / "amazon-scientific").is_dir(), reason=f"{SHARED_DATA} is absent")
+def test_paper_in_miniature_with_tiny_budgets(tmp_path):
+    """config/paper-mini.yaml end to end with tiny budgets: every table with every row, Table 1, the overview."""
+    config = local_config("paper-mini", {})
+    for spec in config["encoders"].values():
+        if "train" in spec:
+            spec["train"] = {**spec["train"], "max_steps": 2, "batch_size": 4, "items_per_step": 200}
+            spec["train"]["max_seq_length"] = 32
+    config["splits"]["goodbooks-item"].update(test_items=300, validation_items=100)
+    config["evaluation"].update(max_seq_length=24, n_bootstrap=100)
+    config["baselines"] = {
+        "itemknn": {"neighbors": 50, "shrink": [0, 20]},
+        "ease": {"l2": 300},
+        "sansa": {"l2": 300, "weight_matrix_density": 0.01},
+        "als": {"factors": 16, "iterations": 5},
+        "elsa": {"factors": 16, "epochs": [1, 2]},
+        "heater": {"factors": 16, "rank_out": 16, "cf_iterations": 20, "epochs": [1, 2]},
+    }
+    path = tmp_path / "mini.yaml"
     path.write_text(yaml.safe_dump(config))
-    snakemake(tmp_path, "all", "--configfile", str(path))
+    dry = snakemake(tmp_path, "-n", "--configfile", str(path))
+    (tmp_path / "paper").mkdir()
+    paper = snakemake(tmp_path / "paper", "-n", "--configfile", str(REPO / "config" / "paper.yaml"))
+    missing = set(jobs(paper.stdout + paper.stderr)) - set(jobs(dry.stdout + dry.stderr))
+    assert missing == {"download", "download_kaggle"}  # every other rule of the paper's DAG runs in miniature
 
-    data = pd.read_json(tmp_path / "results/data/goodbooks/data.json", typ="series")
+    run = snakemake(tmp_path, "all", "--configfile", str(path))
+    assert "not implemented" not in run.stdout + run.stderr
+    for name, table in config["tables"].items():
+        frame = pd.read_csv(tmp_path / f"results/tables/{name}.csv")
+        for block in table["blocks"]:
+            methods = [
+                m
+                for group in (
+                    block.get("groups") or {"": config["experiments"][block["experiment"]]["methods"]}
+                ).values()
+                for m in group
+            ]
+            rows = frame[frame["experiment"] == block["experiment"]]
+            assert sorted(set(rows["method"])) == sorted(methods), (name, block["experiment"])
+            assert len(rows) == 3 * len(methods) and rows["mean"].notna().all()
+    table1 = pd.read_csv(tmp_path / "results/tables/table1.csv")
+    assert set(table1["dataset"]) == {"goodbooks", "movielens", "amazon"}
+    goodbooks = pd.read_json(tmp_path / "results/data/goodbooks/data.json", typ="series")
     # ../shared/data/goodbooks/SOURCE.md: ~203,700 interactions, 2,669 users, 9,915 items before dropping the
     # ratings of the 25 books without a description (tests/test_data_local.py checks the exact figures)
-    assert abs(data["interactions"] - 203_700) < 500 and data["users"] == 2669 and 9850 < data["items"] <= 9915
-    table = pd.read_csv(tmp_path / "results/tables/goodbooks-cold-start.csv").set_index("method")
-    assert set(table.index) == {"all-MiniLM-L6-v2", "beeformer-goodbooks-MiniLM"}
-    assert (table["recall@20"] > 0.01).all() and (table["users"] > 100).all()
+    assert abs(goodbooks["interactions"] - 203_700) < 500 and goodbooks["users"] == 2669
+    # Heater scores cold items from content alone: well above random (20 of 300 candidates)
+    cold = pd.read_csv(tmp_path / "results/tables/t3-goodbooks.csv").set_index(["method", "metric"])["mean"]
+    assert cold["heater-pretrained", "recall@20"] > 2 * 20 / 300
+    assert (tmp_path / "results/report/overview.html").read_text().count("<table>") == 3
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "movielens-small").is_dir(), reason=f"{SHARED_DATA}/movielens-small is absent")
@@ -156,7 +191,36 @@ def test_bad_config_stops_with_a_clear_message(tmp_path):
 def test_paper_config_dry_runs_the_full_dag(tmp_path):
     result = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "paper.yaml"))
     stats = jobs(result.stdout + result.stderr)
-    assert stats["train_beeformer"] == 4 and stats["report"] == 5 and stats["prepare_dataset"] == 3
+    assert stats["train_beeformer"] == 4 and stats["prepare_dataset"] == 3
+    assert stats["report_table"] == 5 + 3  # each experiment's table and Tables 2-4
+    assert stats["tune_baseline"] == stats["refit_baseline"] == 8 + 4  # Heater x 8 (Table 3), CF x 4 (Table 4)
+    assert stats["embed_items"] == 19 and stats["recommend_by_text"] == 19
+
+
+CF = ["popularity", "itemknn", "ease", "sansa", "als", "elsa"]
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "goodbooks").is_dir(), reason=f"{SHARED_DATA} is absent")
+@pytest.mark.parametrize(("name", "split"), [("movielens", "movielens-user"), ("goodbooks", "goodbooks-user")])
+def test_cf_baselines_on_the_samples(tmp_path, name, split):
+    """Each CF baseline, at the settings the example config's full grid chose (docs/benchmarks.md), on real data."""
+    config = local_config(name, {})
+    chosen = yaml.safe_load((REPO / "tests" / "cf_choices.yaml").read_text())[name]
+    config["baselines"] = chosen
+    config["experiments"] = {"cf": {"split": split, "methods": CF}}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    snakemake(tmp_path, "results/tables/cf.csv", "--configfile", str(path))
+    table = pd.read_csv(tmp_path / "results/tables/cf.csv")
+    recall = table[table["metric"] == "recall@20"].set_index("method")
+    for method in CF:
+        tuning = yaml.safe_load((tmp_path / f"results/eval/{split}/validation/{method}/tuning.json").read_text())
+        assert tuning["chosen"] == {k: v[0] if isinstance(v, list) else v for k, v in chosen.get(method, {}).items()}
+    print(recall[["mean", "se"]])
+    for method in CF[1:]:  # every CF baseline beats popularity by more than 2 standard errors
+        gap = recall.loc[method, "mean"] - recall.loc["popularity", "mean"]
+        assert gap > 2 * max(recall.loc[method, "se"], recall.loc["popularity", "se"]), method
+    assert abs(recall.loc["sansa", "mean"] - recall.loc["ease", "mean"]) < 2 * recall.loc["ease", "se"]  # SANSA ≈ EASE
 
 
 def test_lint_is_clean():

@@ -241,6 +241,11 @@ def overview_inputs(wildcards):
     return files
 
 
+def overview_config(wildcards):
+    """The run's configuration (a function: its braces, e.g. the describe prompt's {text}, are no wildcards)."""
+    return quoted_json(config)
+
+
 def overview_datasets(wildcards):
     return " ".join(
         f"--dataset {name} results/data/{name}/data.json results/data/{name}/describe.json" for name in DATASETS

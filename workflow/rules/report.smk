@@ -29,7 +29,7 @@ rule report_overview:
     output:
         report("results/report/overview.html", caption="../report/overview.rst", category="Overview"),
     params:
-        config=quoted_json(config),
+        config=overview_config,
         datasets=overview_datasets,
     log:
         "results/logs/report/overview.log",

@@ -9,6 +9,7 @@ content embeddings.
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,16 @@ EpochCallback = Callable[[int], None]
 
 class BaselineError(ContractError):
     """A baseline cannot run on this input or with these settings; the message names the file or setting."""
+
+
+def require(module: str, method: str, extra: str = "baselines", system: str = "") -> Any:
+    """Import a baseline's library, or say which install step provides it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise BaselineError(
+            f"{method}: {module} is not installed; {system}pip install -e '.[{extra}]' (README, 'Install') [{error}]"
+        ) from None
 
 
 @dataclass(frozen=True)

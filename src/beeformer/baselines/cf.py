@@ -1,8 +1,9 @@
 """Collaborative-filtering baselines of the time-split table (Table 4), on the libraries the field uses.
 
 - ``popularity``: the number of fit interactions of an item (a sanity row).
-- ``itemknn``: item-based kNN (Sarwar et al., 2001) with cosine similarity of item columns, the ``neighbors``
-  most similar items kept per item (as RecPack's ItemKNN); score = sum of the history items' similarities.
+- ``itemknn``: item-based kNN (Sarwar et al., 2001) with cosine similarity of item columns (or its asymmetric and
+  shrunk variants), the ``neighbors`` most similar items kept per item (as RecPack's ItemKNN); score = sum of the
+  history items' similarities.
 - ``ease``: EASE (Steck, 2019), closed form ``B = I - P / diag(P)`` with ``P = (XᵀX + l2 I)⁻¹``; dense, so it
   refuses more than ``max_items`` fit items.
 - ``sansa``: SANSA (Spišák et al., 2023), the ``sansa`` package: EASE through a sparse approximate LDLᵀ
@@ -18,7 +19,6 @@ All of them score only items that occur in the fit data; see :mod:`beeformer.bas
 from __future__ import annotations
 
 import gc
-import importlib
 import logging
 from typing import Any, ClassVar
 
@@ -27,20 +27,10 @@ import scipy.sparse as sp
 import torch
 from threadpoolctl import threadpool_limits
 
-from beeformer.baselines.base import BaselineError, EpochCallback, FitData, WarmItemRecommender
+from beeformer.baselines.base import BaselineError, EpochCallback, FitData, WarmItemRecommender, require
 from beeformer.contract.ranking import BLOCK_ENTRIES, ScoreBlock
 
 log = logging.getLogger(__name__)
-
-
-def require(module: str, method: str, system: str = "") -> Any:
-    """Import a baseline's library, or say which install step provides it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        raise BaselineError(
-            f"{method}: {module} is not installed; {system}pip install -e '.[baselines]' (README, 'Install') [{error}]"
-        ) from None
 
 
 class Popularity(WarmItemRecommender):
@@ -55,27 +45,33 @@ class Popularity(WarmItemRecommender):
 
 
 class ItemKNN(WarmItemRecommender):
-    """Cosine item-item similarities, the top ``neighbors`` per item kept."""
+    """Item-item similarities of co-occurrence, the top ``neighbors`` per item kept.
 
-    defaults: ClassVar[dict[str, Any]] = {"neighbors": 200}
+    ``similarity(i, j) = |X_i ∩ X_j| / (n_i^alpha · n_j^(1 - alpha) + shrink)``, with ``n`` the items' interaction
+    counts: ``alpha = 0.5, shrink = 0`` is the cosine; ``alpha`` above 0.5 is Aiolli's (2013) asymmetric cosine
+    and ``shrink`` the usual shrinkage of similarities built from few co-occurrences (Koren, 2008).
+    """
+
+    defaults: ClassVar[dict[str, Any]] = {"neighbors": 200, "alpha": 0.5, "shrink": 0.0}
 
     def fit(self, data: FitData, on_epoch: EpochCallback | None = None) -> None:
         k = int(self.settings["neighbors"])
-        if k < 1:
-            raise BaselineError(f"itemknn: neighbors must be at least 1, got {k}")
+        alpha, shrink = float(self.settings["alpha"]), float(self.settings["shrink"])
+        if k < 1 or not 0 <= alpha <= 1 or shrink < 0:
+            raise BaselineError(f"itemknn: need neighbors >= 1, 0 <= alpha <= 1, shrink >= 0; got {self.settings}")
         X = data.X
         n_items = X.shape[1]
         k = min(k, n_items - 1) if n_items > 1 else 1
-        norms = np.sqrt(np.asarray(X.sum(axis=0), dtype=np.float64).ravel())
-        norms[norms == 0] = 1.0
+        counts = np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
         items_by_user = X.T.tocsr()
         rows, cols, values = [], [], []
         block = max(1, BLOCK_ENTRIES // n_items)
         for start in range(0, n_items, block):  # co-occurrences of a block of items with all items
             stop = min(start + block, n_items)
             similarity = (items_by_user[start:stop] @ X).toarray().astype(np.float32)
-            similarity /= norms[start:stop, None]
-            similarity /= norms[None, :]
+            similarity /= (counts[start:stop, None] ** alpha * counts[None, :] ** (1 - alpha) + shrink).astype(
+                np.float32
+            )
             similarity[np.arange(stop - start), np.arange(start, stop)] = 0.0
             top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
             top_values = np.take_along_axis(similarity, top, axis=1)
@@ -135,7 +131,9 @@ class SANSA(WarmItemRecommender):
     }
 
     def fit(self, data: FitData, on_epoch: EpochCallback | None = None) -> None:
-        sansa = require("sansa", "sansa", system="apt-get install libsuitesparse-dev libopenblas0-pthread, then ")
+        sansa = require(
+            "sansa", "sansa", extra="sansa", system="apt-get install libsuitesparse-dev libopenblas0-pthread, then "
+        )
         factorizers = {"cholmod": sansa.CHOLMODGramianFactorizerConfig, "icf": sansa.ICFGramianFactorizerConfig}
         if self.settings["factorizer"] not in factorizers:
             raise BaselineError(f"sansa: factorizer must be one of {list(factorizers)}")

@@ -55,7 +55,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from beeformer.baselines.base import BaselineError, EpochCallback, FitData, Queries, Recommender
+from beeformer.baselines.base import BaselineError, EpochCallback, FitData, Queries, Recommender, require
 from beeformer.contract.ranking import ScoreBlock
 
 log = logging.getLogger(__name__)
@@ -118,9 +118,10 @@ class Standardizer:
 
 def cf_vectors(X: sp.csr_matrix, settings: dict[str, Any], seed: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
     """User and item CF vectors of the fit matrix (see the module docstring)."""
-    from implicit.cpu.als import AlternatingLeastSquares
-    from implicit.cpu.bpr import BayesianPersonalizedRanking
     from threadpoolctl import threadpool_limits
+
+    AlternatingLeastSquares = require("implicit.cpu.als", "heater").AlternatingLeastSquares
+    BayesianPersonalizedRanking = require("implicit.cpu.bpr", "heater").BayesianPersonalizedRanking
 
     common = {
         "factors": settings["factors"],
