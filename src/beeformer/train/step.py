@@ -13,6 +13,9 @@ When the autograd graph of all m items fits in memory, ``single_pass=True`` keep
 
 Pass (d) replays the random state that pass (b) saw for each chunk, so dropout masks match and dL/dA is the
 exact gradient of the function that was evaluated (the authors' code does not do this).
+
+Under ``autocast`` (bf16, :mod:`beeformer.precision`) the Transformer's matrix products run in bf16; A, the loss
+and dL/dA stay float32.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from sentence_transformers import SentenceTransformer
 
+from beeformer import precision
 from beeformer.train.distributed import SINGLE_PROCESS, Rank, sum_across_ranks, sum_gradients
 
 Features = dict[str, torch.Tensor]
@@ -112,8 +116,7 @@ class RandomState:
 
 def embed(model: SentenceTransformer, features: Features, autocast: torch.dtype | None) -> torch.Tensor:
     """Sentence embeddings of one chunk (float32 under autocast, else the model's dtype)."""
-    device_type = features["input_ids"].device.type
-    with torch.autocast(device_type=device_type, dtype=autocast or torch.bfloat16, enabled=autocast is not None):
+    with precision.autocast(features["input_ids"].device, autocast):
         out = model(dict(features))["sentence_embedding"]
     return out.float() if autocast is not None else out
 

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from beeformer import contract
 from beeformer.contract.models import resolve_model
+from beeformer.precision import Precision, autocast_dtype
 from beeformer.train import checkpoint, distributed
 from beeformer.train.card import model_card
 from beeformer.train.sampling import NegativeSampling, sample_items
@@ -49,7 +50,7 @@ class TrainConfig:
     negatives: NegativeSampling = "official"
     prediction_relu: bool = True
     replay_dropout: bool = True
-    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    precision: Precision = "auto"  # auto: bf16 autocast where the GPU or CPU has bf16 units
     text_prefix: str = ""
     memory_budget_gb: float | None = None  # single-pass step when the graph of all m items fits; None = off
     checkpoint_every: int = 100  # steps between checkpoints (and at each epoch's end); 0 = epoch ends only
@@ -126,7 +127,7 @@ def train(
     rank, device = distributed.setup(config.device)
     torch.manual_seed(config.seed + rank.index)  # dropout: each rank its own stream
     rng = np.random.default_rng(config.seed)  # sampling: the same users and items on every rank
-    autocast = torch.bfloat16 if _use_bf16(config, device) else None
+    autocast = autocast_dtype(config.precision, device)
     if device.type == "cuda" and config.precision != "fp32":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -246,6 +247,7 @@ def train(
         "final_loss": records[-1]["loss"] if records else None,
         "seconds": round(time.perf_counter() - started, 1),
         "processes": rank.world,
+        "precision": "bf16" if autocast else "fp32",
         "config": asdict(config),
     }
     if rank.is_main:
@@ -269,10 +271,6 @@ def train(
         )
     distributed.teardown()
     return summary
-
-
-def _use_bf16(config: TrainConfig, device: torch.device) -> bool:
-    return config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
 
 
 def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
