@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pandas as pd
@@ -160,3 +161,53 @@ def test_config_references_are_checked():
     config["encoders"]["b"]["train_on"] = ["nope"]
     with pytest.raises(workflow_config.ConfigError, match=r"encoders\.b\.train_on: unknown split 'nope'"):
         workflow_config.check_references(config)
+
+
+def test_table_specs_follow_the_config_and_bad_tables_are_named():
+    config = {
+        "datasets": {"d": {}},
+        "splits": {"s": {"dataset": "d", "kind": "item"}},
+        "encoders": {"e": {"base": "x"}, "b": {"base": "x", "train_on": ["s"]}},
+        "evaluation": {"n_bootstrap": 50, "seed": 3},
+        "experiments": {"x": {"split": "s", "phase": "validation", "methods": ["e", "heater-e", "b"]}},
+        "tables": {
+            "t": {
+                "caption": "T",
+                "blocks": [{"experiment": "x", "label": "D", "groups": {"CBF": ["b"], "Heater": ["heater-e"]}}],
+                "labels": {"heater-e": "e"},
+                "published": {"x": {"b": {"recall@20": 0.5}}},
+            }
+        },
+    }
+    workflow_config.check_references(config)
+    assert workflow_config.table_names(config) == ["x", "t"]
+    spec = workflow_config.table_spec(config, "t")
+    assert (spec["caption"], spec["n_bootstrap"], spec["seed"]) == ("T", 50, 3)
+    [block] = spec["blocks"]
+    cbf, heater = block["groups"]
+    assert cbf["rows"][0] == {
+        "method": "b",
+        "label": "b",
+        "trained": True,
+        "metrics": "results/eval/s/validation/b/metrics.json",
+        "per_user": "results/eval/s/validation/b/per_user.parquet",
+        "published": {"recall@20": 0.5},
+    }
+    assert (heater["label"], heater["rows"][0]["label"], heater["rows"][0]["trained"]) == ("Heater", "e", False)
+    own = workflow_config.table_spec(config, "x")  # an experiment's own table: one block, every method
+    assert [r["method"] for r in own["blocks"][0]["groups"][0]["rows"]] == ["e", "heater-e", "b"]
+    assert len(workflow_config.table_inputs(config, "t")) == 4
+
+    for change, message in (
+        (lambda t: t["blocks"][0].update(experiment="nope"), r"tables\.t\.blocks\[0\]\.experiment: unknown experiment"),
+        (lambda t: t["blocks"][0]["groups"].update(CBF=["als"]), r"tables\.t\.blocks\[0\]\.groups\.CBF: \['als'\]"),
+        (lambda t: t["published"]["x"].update(e={"recall@20": 0.1}), r"tables\.t\.published\.x\.e: not a row"),
+    ):
+        bad = copy.deepcopy(config)
+        change(bad["tables"]["t"])
+        with pytest.raises(workflow_config.ConfigError, match=message):
+            workflow_config.check_references(bad)
+    clash = copy.deepcopy(config)
+    clash["tables"]["x"] = clash["tables"].pop("t")
+    with pytest.raises(workflow_config.ConfigError, match=r"tables\.x: an experiment has this name"):
+        workflow_config.check_references(clash)

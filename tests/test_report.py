@@ -345,6 +345,29 @@ def test_claim_holds(spec: dict[str, Any]) -> None:
         claim_holds(frame, "GB10K", "nope", "recall@20")
 
 
+def test_claims_of_the_spec_are_answered_under_the_table(spec: dict[str, Any], tmp_path: Path) -> None:
+    claims = [
+        {"block": "GB10K", "method": "llama-shift", "metric": "recall@20"},
+        {"block": "GB10K", "method": "llama-copy", "metric": "ndcg@100"},
+    ]
+    out = outputs(tmp_path)
+    render_table({**spec, "claims": claims}, **out)
+    markdown = out["markdown"].read_text()
+    assert (
+        "- The paper's claim: llama-shift beats the best baseline (heater-nomic) on recall@20 in GB10K: yes" in markdown
+    )
+    assert "llama-copy beats the best baseline (heater-nomic) on ndcg@100 in GB10K: no" in markdown
+    assert out["html"].read_text().count("s claim: ") == 2
+    for claim, message in (
+        ({"block": "GB9K", "method": "llama-shift", "metric": "recall@20"}, "block 'GB9K' is not a block label"),
+        ({"block": "GB10K", "method": "nope", "metric": "recall@20"}, "method 'nope' is not in block 'GB10K'"),
+        ({"block": "GB10K", "method": "llama-shift", "metric": "ndcg@10"}, "metric 'ndcg@10' is not a column"),
+    ):
+        with pytest.raises(contract.ContractError, match=message):
+            render_table({**spec, "claims": [claim]}, **outputs(tmp_path / "bad"))
+    assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())
+
+
 # --------------------------------------------------------------------------- bad input
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,6 +52,15 @@ class SplitConfig:
     validation_users: int = 500
     target_share: float = 0.2
     seed: int = 42
+
+    def settings(self) -> dict[str, Any]:
+        """The settings this kind of split uses (for split.json)."""
+        used = {
+            "item": ("test_items", "validation_items", "seed"),
+            "time": ("test_share", "validation_share"),
+            "user": ("test_users", "validation_users", "target_share", "seed"),
+        }[self.kind]
+        return {"kind": self.kind, **{key: getattr(self, key) for key in used}}
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> SplitConfig:
@@ -85,7 +94,7 @@ def split(
     else:
         raise contract.ContractError(f"split.kind: unknown kind {config.kind!r}; use 'item', 'time' or 'user'")
 
-    summary: dict[str, Any] = {"config": asdict(config)}
+    summary: dict[str, Any] = {"config": config.settings()}
     with contract.atomic_dir(out_dir) as tmp:
         for name, frame in parts.items():
             frame.to_parquet(contract.split_file(tmp, name), index=False)

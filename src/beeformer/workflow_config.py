@@ -140,8 +140,9 @@ def table_spec(config: dict[str, Any], name: str) -> dict[str, Any]:
         "seed": evaluation.get("seed", 42),
         "blocks": blocks,
     }
-    if "headers" in table:
-        spec["headers"] = table["headers"]
+    for key in ("headers", "claims"):
+        if key in table:
+            spec[key] = table[key]
     return spec
 
 

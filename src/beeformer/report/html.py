@@ -51,6 +51,8 @@ def render_html(layout: Layout) -> str:
     if layout.show_paper:
         legend += f'<p class="legend">{_agreement_key()}</p>\n'
     summary = f'<p class="summary">{escape(layout.summary)}</p>\n' if layout.summary else ""
+    if layout.claims:
+        summary += '<ul class="summary">' + "".join(f"<li>{escape(c)}</li>" for c in layout.claims) + "</ul>\n"
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{escape(layout.caption)}</title>\n'

@@ -54,7 +54,7 @@ def render_latex(layout: Layout) -> str:
         elif i and line.group_rows and layout.show_groups:
             lines.append(rf"\cmidrule(l){{2-{width}}}")
         lines.append(" & ".join(_cells(layout, line)) + r" \\")
-    notes = [escape(text) for text in (*layout.legend, layout.summary) if text]
+    notes = [escape(text) for text in (*layout.legend, layout.summary, *layout.claims) if text]
     lines += [
         r"\bottomrule",
         r"\end{tabular}",

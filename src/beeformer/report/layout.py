@@ -15,6 +15,7 @@ import pandas as pd
 
 from beeformer.report.results import AGREEMENT
 from beeformer.report.spec import TableSpec
+from beeformer.report.verdict import claim_holds
 
 SHORT_METRICS = {"recall": "R", "ndcg": "N"}
 SIGNIFICANT = "†"
@@ -65,6 +66,7 @@ class Layout:
     lines: tuple[Line, ...]
     legend: tuple[str, ...]
     summary: str | None
+    claims: tuple[str, ...] = ()  # one sentence per claim of the spec: does it hold here, with the evidence
 
     @property
     def label_headers(self) -> tuple[str, ...]:
@@ -138,6 +140,7 @@ def build_layout(table: TableSpec, frame: pd.DataFrame) -> Layout:
         lines=tuple(lines),
         legend=_legend(table, frame, tests),
         summary=paper_summary(frame),
+        claims=tuple(f"The paper's claim: {claim_holds(frame, c.block, c.method, c.metric)}" for c in table.claims),
     )
 
 

@@ -22,6 +22,8 @@ def render_markdown(layout: Layout) -> str:
     ]
     if layout.summary:
         lines += ["", f"**{layout.summary}**"]
+    if layout.claims:
+        lines += ["", *(f"- {_escape(claim)}" for claim in layout.claims)]
     return "\n".join(lines) + "\n"
 
 

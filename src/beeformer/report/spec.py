@@ -4,7 +4,9 @@ Every problem is a one-line :class:`beeformer.contract.ContractError` that names
 
 - Required: ``name``, ``metrics``, ``blocks``; per block ``experiment`` and ``groups``; per group ``label`` and
   ``rows``; per row ``method``, ``trained``, ``metrics`` (a metrics.json) and ``per_user`` (its per_user.parquet).
-- Optional: ``caption`` (default: the name); ``headers``, the titles of the block, group and method columns
+- Optional: ``claims``, a list of ``{block, method, metric}`` (a block label, one of its methods, a column): the
+  paper's claim that the method beats the block's best baseline there, answered under the table; ``caption``
+  (default: the name); ``headers``, the titles of the block, group and method columns
   (default ``{"block": "Dataset", "group": "Group", "method": "Method"}``); ``n_bootstrap`` (1000), ``seed`` (42),
   ``confidence`` (0.95); a block's ``label`` (its experiment) and ``reference`` (null: the best baseline per
   metric); a row's ``label`` (its method) and ``published`` (null, or metric -> the paper's value).
@@ -23,7 +25,8 @@ from typing import Any
 from beeformer.contract import ContractError
 from beeformer.contract.metrics import parse_metric
 
-TABLE_KEYS = {"name", "caption", "headers", "metrics", "n_bootstrap", "seed", "confidence", "blocks"}
+TABLE_KEYS = {"name", "caption", "headers", "metrics", "n_bootstrap", "seed", "confidence", "blocks", "claims"}
+CLAIM_KEYS = {"block", "method", "metric"}
 HEADER_KEYS = ("block", "group", "method")
 DEFAULT_HEADERS = ("Dataset", "Group", "Method")
 BLOCK_KEYS = {"experiment", "label", "reference", "groups"}
@@ -66,6 +69,15 @@ class BlockSpec:
 
 
 @dataclass(frozen=True)
+class ClaimSpec:
+    """A claim of the paper to check: ``method`` beats the best baseline (the reference) of ``block`` on ``metric``."""
+
+    block: str
+    method: str
+    metric: str
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """One output table: its blocks and the settings of the statistics."""
 
@@ -77,6 +89,7 @@ class TableSpec:
     seed: int
     confidence: float
     blocks: tuple[BlockSpec, ...]
+    claims: tuple[ClaimSpec, ...] = ()
 
     @property
     def alpha(self) -> float:
@@ -112,7 +125,24 @@ def parse_spec(spec: Any) -> TableSpec:
         seed=_integer(table.get("seed", 42), f"{where}: seed", minimum=0),
         confidence=_confidence(table.get("confidence", 0.95), f"{where}: confidence"),
         blocks=blocks,
+        claims=tuple(_claim(claim, where, i, blocks, metrics) for i, claim in enumerate(table.get("claims") or [])),
     )
+
+
+def _claim(value: Any, parent: str, index: int, blocks: tuple[BlockSpec, ...], metrics: tuple[str, ...]) -> ClaimSpec:
+    claim = _mapping(value, f"{parent}, claim {index}", CLAIM_KEYS, required=tuple(sorted(CLAIM_KEYS)))
+    where = f"{parent}, claim {index}"
+    block = next((b for b in blocks if b.label == claim["block"]), None)
+    if block is None:
+        raise ContractError(
+            f"{where}: block {claim['block']!r} is not a block label; labels: {[b.label for b in blocks]}"
+        )
+    methods = [row.method for row in block.rows]
+    if claim["method"] not in methods:
+        raise ContractError(f"{where}: method {claim['method']!r} is not in block {block.label!r}; methods: {methods}")
+    if claim["metric"] not in metrics:
+        raise ContractError(f"{where}: metric {claim['metric']!r} is not a column of the table {list(metrics)}")
+    return ClaimSpec(block=block.label, method=claim["method"], metric=claim["metric"])
 
 
 def _block(value: Any, parent: str, index: int, metrics: tuple[str, ...]) -> BlockSpec:
