@@ -177,17 +177,27 @@ def columns(stats: Sequence[Stats]) -> list[tuple[str, dict[str, Any]]]:
     return result
 
 
+def _with_paper(stats: Sequence[Stats]) -> bool:
+    return any(s.source in PAPER for s in stats)
+
+
+def _caption(stats: Sequence[Stats]) -> str:
+    """The paper's caption, saying so when the paper's figures stand beside ours."""
+    beside = " (ours next to the paper's)" if _with_paper(stats) else ""
+    return f"Detailed statistics of datasets used for evaluation{beside}."
+
+
 def markdown(stats: Sequence[Stats]) -> str:
     cols = columns(stats)
     lines = [
-        "Table 1: Detailed statistics of datasets used for evaluation (ours next to the paper's).",
+        f"Table 1: {_caption(stats)}",
         "",
         "| | " + " | ".join(h for h, _ in cols) + " |",
         "|---|" + "---:|" * len(cols),
     ]
     for key, label in ROWS:
         lines.append(f"| {label} | " + " | ".join(_fmt(key, c.get(key)) for _, c in cols) + " |")
-    lines += ["", PAPER_NOTE, ""]
+    lines += ["", PAPER_NOTE, ""] if _with_paper(stats) else [""]
     return "\n".join(lines)
 
 
@@ -201,7 +211,7 @@ def latex(stats: Sequence[Stats]) -> str:
     cols = columns(stats)
     lines = [
         r"\begin{table}",
-        r"\caption{Detailed statistics of datasets used for evaluation (ours next to the paper's).}",
+        rf"\caption{{{_caption(stats)}}}",
         r"\begin{tabular}{l" + "r" * len(cols) + "}",
         r"\hline",
         " & ".join(["", *(_tex_escape(h) for h, _ in cols)]) + r" \\",
