@@ -155,6 +155,17 @@ def test_paper_in_miniature_with_tiny_budgets(tmp_path):
     assert (tmp_path / "results/report/overview.html").read_text().count("<table>") == 3
 
 
+def test_the_miniatures_table4_baselines_are_the_amazon_examples():
+    """paper-mini.yaml copies config/amazon-scientific.yaml's data, split and CF grids (docs/benchmarks.md compares
+    the two runs row by row): the copies stay equal."""
+    mini, amazon = (
+        yaml.safe_load((REPO / "config" / f"{name}.yaml").read_text()) for name in ("paper-mini", "amazon-scientific")
+    )
+    assert mini["datasets"]["amazon"] == amazon["datasets"]["amazon"]
+    assert mini["splits"]["amazon-time"] == amazon["splits"]["amazon-time"]
+    assert {method: mini["baselines"][method] for method in amazon["baselines"]} == amazon["baselines"]
+
+
 @pytest.mark.skipif(not (SHARED_DATA / "amazon-scientific").is_dir(), reason=f"{SHARED_DATA} is absent")
 def test_mpnet_overlay_starts_every_model_from_the_papers_base(tmp_path):
     """config/paper-mini-mpnet.yaml on top of the miniature: the same DAG, every encoder from all-mpnet-base-v2."""
