@@ -25,7 +25,7 @@ def main() -> None:
 
     import numpy as np
 
-    from beeformer.evaluate.embed import encode
+    from beeformer.encoding import encode
     from beeformer.train.step import TokenizedCatalogue
 
     model = minilm(args.seq)

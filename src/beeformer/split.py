@@ -10,7 +10,10 @@ held-out items only.
 Time split: interactions sorted by timestamp; the last ``test_share`` are the test period, the
 ``validation_share`` before it the validation period, the rest training. The test source is everything before
 the test period; the validation source everything before the validation period. Evaluation users need both a
-history and at least one target. Candidates are all items; items in a user's history are masked when ranking.
+history and at least one target. Candidates are all items (``candidates: all``); items in a user's history are
+masked when ranking. ``candidates: active`` is the authors' protocol: only the items that occur in the phase's
+targets are ranked. That tells every method which items will be bought in the period (a leak that helps
+content-based scoring most, since it cannot learn popularity), so ``all`` is the default.
 
 User split (RecPack's "strong generalization", the protocol of the EASE, ELSA and SANSA papers; not one of the
 beeFormer paper's): ``test_users`` and ``validation_users`` distinct users are held out whole. For each held-out
@@ -51,13 +54,23 @@ class SplitConfig:
     test_users: int = 500
     validation_users: int = 500
     target_share: float = 0.2
+    candidates: Literal["all", "active"] = "all"  # time split: rank every item, or only the period's active ones
     seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.candidates not in ("all", "active"):
+            raise contract.ContractError(f"split.candidates: {self.candidates!r}; use 'all' or 'active'")
+        if self.candidates == "active" and self.kind != "time":
+            raise contract.ContractError(
+                f"split.candidates: 'active' is the authors' time-split protocol and means nothing on a {self.kind} "
+                "split (an item split ranks its held-out items; a user split every item); drop it"
+            )
 
     def settings(self) -> dict[str, Any]:
         """The settings this kind of split uses (for split.json)."""
         used = {
             "item": ("test_items", "validation_items", "seed"),
-            "time": ("test_share", "validation_share"),
+            "time": ("test_share", "validation_share", "candidates"),
             "user": ("test_users", "validation_users", "target_share", "seed"),
         }[self.kind]
         return {"kind": self.kind, **{key: getattr(self, key) for key in used}}
@@ -166,7 +179,8 @@ def time_split(
         users = np.intersect1d(history["user_id"].unique(), future["user_id"].unique())
         parts[f"{phase}_source"] = history[history["user_id"].isin(users)]
         parts[f"{phase}_target"] = future[future["user_id"].isin(users)]
-        parts[f"{phase}_candidates"] = all_items
+        active = pd.DataFrame({"item_id": np.sort(parts[f"{phase}_target"]["item_id"].unique())})
+        parts[f"{phase}_candidates"] = active if config.candidates == "active" else all_items
     return {name: _tidy(frame) for name, frame in parts.items()}
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 #: Collaborative-filtering baselines (Table 4's KNN, ALS MF, ELSA, SANSA; EASE and popularity as sanity rows).
 CF_METHODS = ("popularity", "itemknn", "ease", "sansa", "als", "elsa", "elsarec")
+#: The evaluation phases: settings are chosen on validation, the test phase is reported.
+PHASES = ("validation", "test")
 #: Prefix of a Heater method: ``heater-<encoder>`` maps that encoder's embeddings to interactions (Table 3).
 HEATER_PREFIX = "heater-"
 
@@ -28,6 +30,46 @@ def pretrained_encoders(config: dict[str, Any]) -> list[str]:
     return [name for name, spec in config["encoders"].items() if not spec.get("train_on")]
 
 
+def refits(config: dict[str, Any], encoder: str) -> bool:
+    """A trained encoder is refit on train_full for the test phase unless it says ``refit: false``."""
+    spec = config["encoders"][encoder]
+    return bool(spec.get("train_on")) and spec.get("refit", True)
+
+
+def tunes(config: dict[str, Any], encoder: str) -> bool:
+    """Whether a trained encoder's validation run chooses anything: a list of settings, eval_every or patience.
+
+    Without, its refit trains the settings as given and skips the validation run (unless a validation phase
+    needs the validation model), as the authors train their released models.
+    """
+    train = config["encoders"][encoder].get("train", {})
+    return any(isinstance(v, list) for v in train.values()) or any(
+        train.get(key) is not None for key in ("eval_every", "patience")
+    )
+
+
+def tuning_file(encoder: str) -> str:
+    return f"results/training/{encoder}/validation/tuning.json"
+
+
+def model_name(config: dict[str, Any], encoder: str, phase: str) -> str:
+    """The model an encoder scores ``phase`` with, as a path under results/models/ (and results/embeddings/).
+
+    Pretrained: ``<encoder>``. Trained: ``<encoder>/validation`` (fitted on ``train``, chosen on validation) for
+    the validation phase, and ``<encoder>/test`` (refit on ``train_full``) for the test phase, or the validation
+    model again where the encoder is not refit. Every split's phase uses its phase's model, so no validation
+    phase ever scores a model that has seen that phase's interactions.
+    """
+    if encoder not in trained_encoders(config):
+        return encoder
+    return f"{encoder}/test" if phase == "test" and refits(config, encoder) else f"{encoder}/validation"
+
+
+def model_names(config: dict[str, Any]) -> list[str]:
+    """Every model folder the workflow can build (the embed rule's wildcard values)."""
+    return sorted({model_name(config, encoder, phase) for encoder in config["encoders"] for phase in PHASES})
+
+
 def method_kind(config: dict[str, Any], method: str) -> str:
     """``cbf`` (an encoder's content-based scores), ``heater`` or ``cf``."""
     if method in config["encoders"]:
@@ -44,6 +86,29 @@ def method_kind(config: dict[str, Any], method: str) -> str:
 def is_trained(config: dict[str, Any], method: str) -> bool:
     """True for an encoder trained with beeFormer (every other method is a baseline)."""
     return bool(config["encoders"].get(method, {}).get("train_on"))
+
+
+def check_train_settings(name: str, encoder: dict[str, Any]) -> None:
+    """What a trained encoder's settings can be checked for before any data is read (the rest at the job's start)."""
+    train = encoder.get("train", {})
+    where = f"encoders.{name}"
+    if not encoder.get("train_on"):
+        if "train" in encoder:
+            raise ConfigError(f"{where}.train: applies to trained encoders (with train_on); this one is pretrained")
+        return
+    steps = train.get("max_steps")
+    largest = max(steps) if isinstance(steps, list) else steps
+    eval_every = train.get("eval_every")
+    if eval_every is not None and largest is not None and eval_every > largest:
+        raise ConfigError(
+            f"{where}.train.eval_every: {eval_every} is larger than the run's {largest} steps (max_steps), so the "
+            "validation curve would have no point; lower it"
+        )
+    if train.get("patience") is not None and eval_every is None and not isinstance(steps, list):
+        raise ConfigError(
+            f"{where}.train.patience: early stopping counts validation scores, and without eval_every (or a list "
+            "of max_steps) the run is scored only at its end; set eval_every"
+        )
 
 
 def check_method_serves_split(config: dict[str, Any], experiment: str, method: str) -> None:
@@ -65,10 +130,17 @@ def check_references(config: dict[str, Any]) -> None:
     for name, split in splits.items():
         if split["dataset"] not in datasets:
             raise ConfigError(f"splits.{name}.dataset: unknown dataset '{split['dataset']}'; known: {list(datasets)}")
+    for name, split in splits.items():
+        if split.get("candidates", "all") == "active" and split["kind"] != "time":
+            raise ConfigError(
+                f"splits.{name}.candidates: 'active' is the authors' time-split protocol and means nothing on a "
+                f"{split['kind']} split; drop it"
+            )
     for name, encoder in encoders.items():
         for split in encoder.get("train_on", []):
             if split not in splits:
                 raise ConfigError(f"encoders.{name}.train_on: unknown split '{split}'; known: {list(splits)}")
+        check_train_settings(name, encoder)
     for name, experiment in config["experiments"].items():
         if experiment["split"] not in splits:
             raise ConfigError(f"experiments.{name}.split: unknown split '{experiment['split']}'; known: {list(splits)}")
@@ -147,21 +219,24 @@ def table_spec(config: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def table_inputs(config: dict[str, Any], name: str) -> list[str]:
-    """The metrics.json and per_user.parquet files a table reads."""
+    """The metrics.json, per_user.parquet and tuning.json files a table reads."""
     spec = table_spec(config, name)
-    return [
+    paths = [
         path
         for block in spec["blocks"]
         for group in block["groups"]
         for row in group["rows"]
-        for path in (row["metrics"], row["per_user"])
+        for path in (row["metrics"], row["per_user"], row["tuning"])
+        if path is not None
     ]
+    return list(dict.fromkeys(paths))
 
 
 def _row(
     config: dict[str, Any], experiment: str, method: str, labels: dict[str, str], published: dict[str, Any]
 ) -> dict[str, Any]:
     metrics, per_user = eval_files(config, experiment, method)
+    fit, tuning = row_fit(config, experiment, method)
     return {
         "method": method,
         "label": labels.get(method, method),
@@ -169,7 +244,28 @@ def _row(
         "metrics": metrics,
         "per_user": per_user,
         "published": published.get(experiment, {}).get(method),
+        "fit": fit,
+        "tuning": tuning,
     }
+
+
+def row_fit(config: dict[str, Any], experiment: str, method: str) -> tuple[str | None, str | None]:
+    """What a row's model was fitted on for the experiment's phase, and the tuning.json that chose its settings.
+
+    Pretrained encoders are not fitted (None, None). A trained encoder was fitted on its training splits' train
+    (validation phase, or ``refit: false``) or train_full; a baseline on the experiment's split's.
+    """
+    spec = config["experiments"][experiment]
+    phase = spec.get("phase", "test")
+    kind = method_kind(config, method)
+    if kind == "cbf" and not is_trained(config, method):
+        return None, None
+    if kind == "cbf":
+        refit = phase == "test" and refits(config, method)
+        tuned = tunes(config, method) or not refit  # the validation run made the model (or chose its settings)
+        return ("train_full" if refit else "train"), tuning_file(method) if tuned else None
+    tuning = f"results/eval/{spec['split']}/validation/{method}/tuning.json"
+    return ("train_full" if phase == "test" else "train"), tuning
 
 
 def check_tables(config: dict[str, Any]) -> None:

@@ -18,7 +18,9 @@ DATASETS = list(config["datasets"])
 SPLITS = list(config["splits"])
 ENCODERS = list(config["encoders"])
 TRAINED = workflow_config.trained_encoders(config)
+REFIT = [encoder for encoder in TRAINED if workflow_config.refits(config, encoder)]
 PRETRAINED = workflow_config.pretrained_encoders(config)
+MODELS = workflow_config.model_names(config)  # results/models/<name>: pretrained, <trained>/{validation,test}
 EXPERIMENTS = list(config["experiments"])
 TABLES = workflow_config.table_names(config)  # one per experiment, then the configured tables
 EVALUATION = config.get("evaluation", {})
@@ -92,27 +94,74 @@ def split_params(wildcards):
     return quoted_json(config["splits"][wildcards.split])
 
 
-# --- train
-def train_inputs(wildcards):
+# --- train: tuned on the validation phase (fitted on train), then refit on train_full (beeformer.train.tuning)
+def encoder_splits(wildcards):
+    return config["encoders"][wildcards.encoder]["train_on"]
+
+
+def tune_encoder_inputs(wildcards):
     inputs = {}
-    for split in config["encoders"][wildcards.encoder]["train_on"]:
+    for split in encoder_splits(wildcards):
         dataset = config["splits"][split]["dataset"]
         inputs[f"train_{split}"] = f"results/splits/{split}/train.parquet"
+        inputs[f"items_{split}"] = f"results/data/{dataset}/items.parquet"
+        for part in ("source", "target", "candidates"):
+            inputs[f"validation_{part}_{split}"] = f"results/splits/{split}/validation_{part}.parquet"
+    return inputs
+
+
+def refit_encoder_inputs(wildcards):
+    """train_full per split, and the validation run's choice where it has one to make (workflow_config.tunes)."""
+    inputs = {}
+    if workflow_config.tunes(config, wildcards.encoder):
+        inputs["tuning"] = workflow_config.tuning_file(wildcards.encoder)
+    for split in encoder_splits(wildcards):
+        dataset = config["splits"][split]["dataset"]
+        inputs[f"train_full_{split}"] = f"results/splits/{split}/train_full.parquet"
         inputs[f"items_{split}"] = f"results/data/{dataset}/items.parquet"
     return inputs
 
 
-def train_sources(wildcards):
+def encoder_sources(wildcards, part):
+    """--source NAME INTERACTIONS ITEMS per training split, with its ``part`` (train or train_full)."""
     args = []
-    for split in config["encoders"][wildcards.encoder]["train_on"]:
+    for split in encoder_splits(wildcards):
         dataset = config["splits"][split]["dataset"]
-        args.append(f"--source {split} results/splits/{split}/train.parquet results/data/{dataset}/items.parquet")
+        args.append(f"--source {split} results/splits/{split}/{part}.parquet results/data/{dataset}/items.parquet")
+    return " ".join(args)
+
+
+def tune_encoder_sources(wildcards):
+    return encoder_sources(wildcards, "train")
+
+
+def refit_encoder_sources(wildcards):
+    return encoder_sources(wildcards, "train_full")
+
+
+def encoder_validation(wildcards):
+    """--validation per training split, and how its phase is scored (the baselines' select_by and k)."""
+    args = [
+        f"--validation {split} "
+        + " ".join(f"results/splits/{split}/validation_{part}.parquet" for part in ("source", "target", "candidates"))
+        for split in encoder_splits(wildcards)
+    ]
+    args += [
+        f"--select-by {BASELINES.get('select_by', 'recall@20')}",
+        f"--k {EVALUATION.get('k', 100)}",
+        f"--eval-batch-size {EVALUATION.get('batch_size', 64)}",
+    ]
     return " ".join(args)
 
 
 def train_params(wildcards):
     encoder = config["encoders"][wildcards.encoder]
     return quoted_json({"base_model": encoder["base"], **encoder.get("train", {})})
+
+
+def refit_settings(wildcards, input):
+    """The chosen settings: tuning.json, or the settings as given where nothing was to be chosen."""
+    return f"--tuning {input.tuning}" if "tuning" in input.keys() else f"--params {train_params(wildcards)}"
 
 
 def encoder_gpus(wildcards):
@@ -161,13 +210,14 @@ def evaluation_gpus(wildcards):
     return EVALUATION.get("gpus", 0)
 
 
-def embeddings_file(dataset, encoder):
-    return f"results/embeddings/{dataset}/{encoder}.parquet"
+def embeddings_file(dataset, encoder, phase):
+    """A dataset embedded by the encoder's model for ``phase`` (workflow_config.model_name)."""
+    return f"results/embeddings/{dataset}/{workflow_config.model_name(config, encoder, phase)}.parquet"
 
 
 def split_embeddings(wildcards):
-    """The embeddings content-based scoring of a split needs: its dataset's, by the method's encoder."""
-    return embeddings_file(split_dataset(wildcards), wildcards.method)
+    """The embeddings content-based scoring of a split's phase needs: its dataset's, by the method's model."""
+    return embeddings_file(split_dataset(wildcards), wildcards.method, wildcards.phase)
 
 
 def baseline_name(method):
@@ -179,12 +229,12 @@ def baseline_settings(wildcards):
     return quoted_json(BASELINES.get(baseline_name(wildcards.method), {}))
 
 
-def heater_embeddings(wildcards):
-    """Heater's content: the split's dataset embedded by the encoder named after 'heater-'."""
+def heater_embeddings(wildcards, phase):
+    """Heater's content: the split's dataset embedded by the phase's model of the encoder named after 'heater-'."""
     if baseline_name(wildcards.method) != "heater":
         return {}
     encoder = wildcards.method[len(workflow_config.HEATER_PREFIX) :]
-    return {"embeddings": embeddings_file(split_dataset(wildcards), encoder)}
+    return {"embeddings": embeddings_file(split_dataset(wildcards), encoder, phase)}
 
 
 def tune_inputs(wildcards):
@@ -194,7 +244,7 @@ def tune_inputs(wildcards):
         "source": f"{phase}_source.parquet",
         "target": f"{phase}_target.parquet",
         "candidates": f"{phase}_candidates.parquet",
-        **heater_embeddings(wildcards),
+        **heater_embeddings(wildcards, "validation"),
     }
 
 
@@ -204,23 +254,24 @@ def refit_inputs(wildcards):
         "train_full": f"results/splits/{wildcards.split}/train_full.parquet",
         "source": f"results/splits/{wildcards.split}/test_source.parquet",
         "candidates": f"results/splits/{wildcards.split}/test_candidates.parquet",
-        **heater_embeddings(wildcards),
+        **heater_embeddings(wildcards, "test"),
     }
 
 
-def baseline_options(wildcards, threads):
-    embeddings = heater_embeddings(wildcards)
+def baseline_options(wildcards, threads, phase):
+    embeddings = heater_embeddings(wildcards, phase)
     options = [f"--embeddings {embeddings['embeddings']}"] if embeddings else []
     options += [f"--k {EVALUATION.get('k', 100)}", f"--seed {BASELINES.get('seed', 42)}", f"--threads {threads}"]
     return " ".join(options)
 
 
 def tune_options(wildcards, threads):
-    return f"{baseline_options(wildcards, threads)} --select-by {BASELINES.get('select_by', 'recall@20')}"
+    select_by = BASELINES.get("select_by", "recall@20")
+    return f"{baseline_options(wildcards, threads, 'validation')} --select-by {select_by}"
 
 
 def refit_options(wildcards, threads):
-    return baseline_options(wildcards, threads)
+    return baseline_options(wildcards, threads, "test")
 
 
 def baseline_mem_mb(wildcards):

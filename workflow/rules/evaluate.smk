@@ -1,21 +1,22 @@
-# Evaluation: each encoder embeds each dataset's item texts once; content-based scoring of every split and phase
-# reads those embeddings (so do Heater's rules); every method's predictions get the same metrics.
+# Evaluation: each model (a pretrained encoder, or a trained one's validation or test model) embeds each dataset's
+# item texts once; content-based scoring of every split's phase reads the embeddings of that phase's model (so do
+# Heater's rules); every method's predictions get the same metrics.
 
 
 rule embed_items:
     input:
-        model="results/models/{encoder}",
+        model="results/models/{model}",
         item_texts="results/data/{dataset}/items.parquet",
     output:
-        "results/embeddings/{dataset}/{encoder}.parquet",
+        "results/embeddings/{dataset}/{model}.parquet",
     wildcard_constraints:
-        encoder=one_of(ENCODERS),
+        model=one_of(MODELS),
     params:
         options=embed_options,
     log:
-        "results/logs/evaluate/embed-{dataset}-{encoder}.log",
+        "results/logs/evaluate/embed-{dataset}-{model}.log",
     benchmark:
-        "results/benchmarks/evaluate/embed-{dataset}-{encoder}.tsv"
+        "results/benchmarks/evaluate/embed-{dataset}-{model}.tsv"
     threads: workflow.cores
     resources:
         gpu=evaluation_gpus,

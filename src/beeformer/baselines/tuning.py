@@ -5,7 +5,8 @@
    the ``validation_candidates``; the point with the best ``select_by`` metric on ``validation_target`` wins.
    For iterative methods a list of ``epochs`` costs one run per other grid point: the model is scored after each
    listed epoch (early stopping on validation, as Heater's reference code does). The winner's validation
-   predictions are written, and ``tuning.json`` next to them records every point's score and fit time.
+   predictions are written, and ``tuning.json`` next to them records every point's score and fit time, and which
+   chosen settings lie on an edge of their list (:mod:`beeformer.contract.grid`).
 2. **Test** (:func:`refit`): the chosen settings are fitted once on ``train_full`` (train plus the validation
    items, period or users) and score the test users; ``fit.json`` next to the predictions records what was used.
 
@@ -15,7 +16,6 @@ exactly like content-based scoring.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import time
@@ -30,6 +30,7 @@ from beeformer import contract
 from beeformer.baselines.base import BaselineError, FitData, Queries, Recommender
 from beeformer.baselines.cf import ALS, EASE, ELSA, SANSA, ElsaRec, ItemKNN, Popularity
 from beeformer.baselines.heater import Heater
+from beeformer.contract.grid import edges, expand
 from beeformer.contract.metrics import parse_metric, per_user_metrics
 from beeformer.contract.ranking import predictions_frame, rank_users
 
@@ -60,19 +61,12 @@ def grid(cls: type[Recommender], settings: dict[str, Any]) -> list[dict[str, Any
     unknown = sorted(set(settings) - set(cls.defaults))
     if unknown:
         raise BaselineError(f"{cls.__name__.lower()}: unknown setting(s) {unknown}; known: {sorted(cls.defaults)}")
-    axes = {
-        key: value if isinstance(value, list) else [value]
-        for key, value in settings.items()
-        if not (cls.iterative and key == "epochs")
-    }
-    if any(len(values) == 0 for values in axes.values()):
-        raise BaselineError(f"{cls.__name__.lower()}: an empty list of values in {settings}")
-    epochs = settings.get("epochs", cls.defaults.get("epochs"))
-    points = [dict(zip(axes, values, strict=True)) for values in itertools.product(*axes.values())]
     if cls.iterative:
-        epoch_list = sorted(set(epochs if isinstance(epochs, list) else [epochs]))
-        points = [{**point, "epochs": epoch_list} for point in points]
-    return points
+        settings = {"epochs": cls.defaults.get("epochs"), **settings}
+    try:
+        return expand(settings, scored_along="epochs" if cls.iterative else None)
+    except ValueError as error:
+        raise BaselineError(f"{cls.__name__.lower()}: {error}") from None
 
 
 class Phase:
@@ -175,6 +169,7 @@ def tune(
         "select_by": select_by,
         "chosen": chosen["settings"],
         "validation": {select_by: chosen[select_by]},
+        "edges": edges(settings, chosen["settings"]),
         "grid": records,
         "fit": _fit_summary(phase, train),
     }

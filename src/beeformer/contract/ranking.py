@@ -89,3 +89,27 @@ def interaction_matrix(interactions: pd.DataFrame, users: pd.Index, items: pd.In
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
     return matrix
+
+
+def content_based_predictions(
+    history: sp.csr_matrix,
+    embeddings: np.ndarray,
+    candidate_rows: np.ndarray,
+    user_ids: np.ndarray,
+    candidate_ids: np.ndarray,
+    k: int,
+    progress: str | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """The paper's content-based scoring: a user's score for a candidate is the sum of its cosine similarities to
+    the items in the user's history, ``x · Â · Â_candᵀ`` (ELSA with the normalised embeddings as A).
+
+    ``history`` is users x items (rows of ``embeddings``), ``candidate_rows`` the candidates' rows. Items in the
+    history are masked, so ELSA's ``- x`` never matters. Returns the predictions table and its width (top k).
+    """
+    profiles = np.asarray(history @ embeddings, dtype=np.float32)  # users x d: sum of history embeddings
+    candidate_embeddings = embeddings[candidate_rows]
+    seen = history[:, candidate_rows].tocsr()
+    top_index, top_score = rank_users(
+        lambda start, stop: profiles[start:stop] @ candidate_embeddings.T, seen, k, progress=progress
+    )
+    return predictions_frame(user_ids, candidate_ids, top_index, top_score), top_index.shape[1]

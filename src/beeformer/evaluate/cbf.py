@@ -1,8 +1,5 @@
-"""Content-based recommendations from item embeddings (the paper's CBF scoring).
-
-A user's score for a candidate item is the sum of the cosine similarities between the candidate and the items in
-the user's history: ``x · Â · Â_candᵀ`` (ELSA with the normalised embeddings as A). Items in the history are
-masked, so the ``- x`` of ELSA's prediction never matters. Only the top ``k`` candidates per user are written.
+"""Content-based recommendations from item embeddings (the paper's CBF scoring, defined once in
+:func:`beeformer.contract.ranking.content_based_predictions`). Only the top ``k`` candidates per user are written.
 """
 
 from __future__ import annotations
@@ -15,7 +12,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from beeformer import contract
-from beeformer.contract.ranking import interaction_matrix, predictions_frame, rank_users
+from beeformer.contract.ranking import content_based_predictions, interaction_matrix
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +37,15 @@ def recommend(
             f"{list(missing[:5])}); the split and the embeddings come from different datasets"
         )
     users = pd.Index(np.sort(source["user_id"].unique()))
-    history = interaction_matrix(source, users, items)
-    profiles = np.asarray(history @ embeddings, dtype=np.float32)  # users x d: sum of history embeddings
-    candidate_rows = items.get_indexer(candidates)
-    candidate_embeddings = embeddings[candidate_rows]
-    seen = history[:, candidate_rows].tocsr()
-    top_index, top_score = rank_users(
-        lambda start, stop: profiles[start:stop] @ candidate_embeddings.T, seen, k, progress="scoring"
+    predictions, width = content_based_predictions(
+        interaction_matrix(source, users, items),
+        embeddings,
+        items.get_indexer(candidates),
+        users.to_numpy(),
+        candidates.to_numpy(),
+        k,
+        progress="scoring",
     )
-    predictions = predictions_frame(users.to_numpy(), candidates.to_numpy(), top_index, top_score)
     contract.write_table(predictions, predictions_path)
-    tqdm.write(
-        f"predictions: {len(users)} users x top {top_index.shape[1]} of {len(candidates)} candidates "
-        f"-> {predictions_path}"
-    )
+    tqdm.write(f"predictions: {len(users)} users x top {width} of {len(candidates)} candidates -> {predictions_path}")
     return predictions

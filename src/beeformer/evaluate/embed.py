@@ -16,7 +16,8 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 from beeformer import contract
-from beeformer.precision import Precision, autocast, autocast_dtype
+from beeformer.encoding import encode
+from beeformer.precision import Precision
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +58,3 @@ def encode_texts(
     if max_seq_length is not None:
         model.max_seq_length = max_seq_length
     return encode(model, texts, batch_size, precision)
-
-
-def encode(
-    model: SentenceTransformer, texts: list[str], batch_size: int = 64, precision: Precision = "auto"
-) -> np.ndarray:
-    """L2-normalised float32 embeddings of ``texts`` (the model's own prompt, if it saved one, is applied).
-
-    ``precision``: see :mod:`beeformer.precision` (``auto``: bf16 autocast on CUDA and on CPUs with bf16 units).
-    """
-    model.eval()
-    dtype = autocast_dtype(precision, model.device)
-    log.info("encoding %d texts on %s in %s", len(texts), model.device, "bf16" if dtype else "fp32")
-    with autocast(model.device, dtype):
-        embeddings = model.encode(
-            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=True
-        )
-    return np.asarray(embeddings, dtype=np.float32)

@@ -199,4 +199,33 @@ def _legend(table: TableSpec, frame: pd.DataFrame, tests: int) -> tuple[str, ...
         )
     if frame["published"].notna().any():
         legend.append("Paper: the value published in the paper, and ours minus the paper's in parentheses.")
+    legend += _fit_notes(frame)
     return tuple(legend)
+
+
+def _fit_notes(frame: pd.DataFrame) -> list[str]:
+    """How the rows were fitted (the same protocol for all, or which differ) and the settings chosen on an edge."""
+    rows = frame.drop_duplicates(["block", "method"])
+    fitted = rows[rows["fit"].notna()]
+    notes = []
+    if not fitted.empty:
+        fits = fitted.groupby("fit", sort=False)["label"].agg(lambda labels: ", ".join(dict.fromkeys(labels)))
+        if len(fits) == 1:
+            notes.append(
+                f"Fit: every fitted row (baselines and beeFormer) had its settings chosen on the validation phase "
+                f"and was fitted on {fits.index[0]} for this phase; pretrained encoders are used as they are."
+            )
+        else:
+            notes.append(
+                "Fit: settings chosen on the validation phase for every fitted row; fitted for this phase on "
+                + "; ".join(f"{fit}: {labels}" for fit, labels in fits.items())
+                + ". Pretrained encoders are used as they are."
+            )
+    edged = rows[rows["edges"].notna()].drop_duplicates(["label", "edges"])
+    if not edged.empty:
+        notes.append(
+            "Chosen on an edge of its grid (a wider grid might do better): "
+            + "; ".join(f"{label}: {edges}" for label, edges in zip(edged["label"], edged["edges"], strict=True))
+            + "."
+        )
+    return notes

@@ -9,6 +9,9 @@ reference has no comparisons. Every other row is compared with the reference use
 (:func:`.stats.paired_differences`, all comparisons of a block on the same resamples) and the p-values of the
 whole table are Holm-adjusted (:func:`.stats.holm`); ``significant`` is ``p_holm < 1 - confidence``.
 
+A row's ``fit`` (what it was fitted on) and ``edges`` (settings its ``tuning.json`` chose on an edge of their
+list) are carried into the notes under the table.
+
 Published values are compared with ours: ``agreement`` is ``within_2se`` when ``|ours - paper| <= 2 se``, else
 ``within_10pct`` when it is within 10 % of the paper's value, else ``worse`` or ``better``.
 """
@@ -47,6 +50,8 @@ COLUMNS = (
     "published",
     "published_diff",
     "agreement",
+    "fit",
+    "edges",
 )
 AGREEMENT = ("within_2se", "within_10pct", "worse", "better")
 #: Means of metrics.json and of per_user.parquet must agree this closely (they are the same numbers).
@@ -134,6 +139,14 @@ def _load_row(table: TableSpec, row: RowSpec, where: str) -> RowValues:
     return RowValues(targets=os.path.normpath(summary["targets"]), users=users, values=values, se=se)
 
 
+def grid_edges(row: RowSpec) -> str | None:
+    """The settings its tuning.json chose on an edge of their list, e.g. ``epochs: highest of [2, 5]``."""
+    if row.tuning is None:
+        return None
+    edges = contract.read_json(row.tuning).get("edges", {})
+    return "; ".join(f"{key} {where}" for key, where in edges.items()) or None
+
+
 def reference_index(block: BlockSpec, means: np.ndarray) -> int | None:
     """Position of the block's reference for one metric (``means`` per row): named, or the best baseline."""
     rows = block.rows
@@ -165,6 +178,8 @@ def _block_frame(table: TableSpec, block: BlockSpec, data: BlockValues) -> pd.Da
             "se": float(data.se[metric][i]),
             "reference": None if references[metric] is None else rows[references[metric]].method,
             "published": (row.published or {}).get(metric, np.nan),
+            "fit": row.fit,
+            "edges": grid_edges(row),
         }
         for i, row in enumerate(rows)
         for metric in table.metrics

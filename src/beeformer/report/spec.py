@@ -9,7 +9,9 @@ Every problem is a one-line :class:`beeformer.contract.ContractError` that names
   (default: the name); ``headers``, the titles of the block, group and method columns
   (default ``{"block": "Dataset", "group": "Group", "method": "Method"}``); ``n_bootstrap`` (1000), ``seed`` (42),
   ``confidence`` (0.95); a block's ``label`` (its experiment) and ``reference`` (null: the best baseline per
-  metric); a row's ``label`` (its method) and ``published`` (null, or metric -> the paper's value).
+  metric); a row's ``label`` (its method), ``published`` (null, or metric -> the paper's value), ``fit`` (null for
+  a model used as it is, else what it was fitted on for this phase, e.g. ``train_full``) and ``tuning`` (null, or
+  the tuning.json that chose its settings: its grid edges are noted under the table).
 - Unknown keys are errors, so that a typo is not ignored. Block labels are unique in a table, group labels and
   methods in a block.
 """
@@ -31,7 +33,7 @@ HEADER_KEYS = ("block", "group", "method")
 DEFAULT_HEADERS = ("Dataset", "Group", "Method")
 BLOCK_KEYS = {"experiment", "label", "reference", "groups"}
 GROUP_KEYS = {"label", "rows"}
-ROW_KEYS = {"method", "label", "trained", "metrics", "per_user", "published"}
+ROW_KEYS = {"method", "label", "trained", "metrics", "per_user", "published", "fit", "tuning"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class RowSpec:
     metrics: Path
     per_user: Path
     published: dict[str, float] | None
+    fit: str | None = None  # None: used as it is (a pretrained encoder); else the data it was fitted on
+    tuning: Path | None = None  # the tuning.json that chose its settings
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,8 @@ def _row(value: Any, parent: str, index: int, metrics: tuple[str, ...]) -> RowSp
         metrics=Path(_text(row["metrics"], f"{where}: metrics")),
         per_user=Path(_text(row["per_user"], f"{where}: per_user")),
         published=_published(row.get("published"), f"{where}: published", metrics),
+        fit=None if row.get("fit") is None else _text(row["fit"], f"{where}: fit"),
+        tuning=None if row.get("tuning") is None else Path(_text(row["tuning"], f"{where}: tuning")),
     )
 
 

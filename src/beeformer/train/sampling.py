@@ -31,21 +31,24 @@ def sample_items(
 ) -> Batch:
     """The items touched by ``users`` plus uniform negatives so that about ``m`` items are encoded.
 
-    ``m`` is a floor, not a cap: every touched item is kept even when there are more than ``m``.
-    ``official`` (the authors' code): negatives drawn with replacement from the whole catalogue, at least one,
-    so an item may appear twice. ``paper``: ``m - |I_b|`` distinct items that no user of the batch touched.
+    ``m`` is a floor, not a cap: every touched item is kept even when there are more than ``m``. Negatives come
+    only from the items no user of the batch touched (a negative that duplicates a positive would get a zero
+    target and cancel part of that positive's pull):
+    ``official`` (the authors' dataloader): ``max(1, m - |I_b|)`` drawn with replacement, so a negative may repeat;
+    ``paper``: ``m - |I_b|`` distinct ones.
+    Either way there are none when the batch touched the whole catalogue.
     """
+    if negatives not in ("official", "paper"):
+        raise ValueError(f"negative sampling {negatives!r}: use 'official' or 'paper'")
     rows = X[users]
     positives = np.unique(rows.indices)
-    n_items = X.shape[1]
+    untouched = np.setdiff1d(np.arange(X.shape[1]), positives, assume_unique=True)
     if negatives == "official":
-        negative_items = rng.integers(0, n_items, size=max(1, m - len(positives)))
-    elif negatives == "paper":
-        untouched = np.setdiff1d(np.arange(n_items), positives, assume_unique=True)
+        k = max(1, m - len(positives)) if len(untouched) else 0
+        negative_items = untouched[rng.integers(0, len(untouched), size=k)] if k else untouched
+    else:
         k = min(max(0, m - len(positives)), len(untouched))
         negative_items = rng.choice(untouched, size=k, replace=False)
-    else:
-        raise ValueError(f"negative sampling {negatives!r}: use 'official' or 'paper'")
     items = np.concatenate([positives, negative_items])
     dense = np.zeros((len(users), len(items)), dtype=np.float32)
     dense[:, : len(positives)] = rows[:, positives].toarray()

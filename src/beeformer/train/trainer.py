@@ -1,4 +1,11 @@
-"""The beeFormer training loop: data -> batches -> Algorithm 1 steps -> a sentence-Transformer folder."""
+"""The beeFormer training loop: data -> batches -> Algorithm 1 steps -> a sentence-Transformer folder.
+
+With a :class:`~beeformer.train.validation.Validation`, the model is scored on the validation phase at step 0,
+every ``eval_every`` steps, at the steps it may be chosen at and at the end, without stopping training; the
+model saved is the best of the steps it may be chosen at (``select_at`` and the last step, or with ``patience``
+every scored step, stopping once ``patience`` scores in a row did not improve). :mod:`beeformer.train.tuning`
+runs a grid of such runs on ``train`` and refits the choice on ``train_full``.
+"""
 
 from __future__ import annotations
 
@@ -26,9 +33,16 @@ from beeformer.precision import Precision, autocast_dtype
 from beeformer.train import checkpoint, distributed
 from beeformer.train.card import model_card
 from beeformer.train.sampling import NegativeSampling, sample_items
+from beeformer.train.selection import Best, StepPlan
 from beeformer.train.step import TokenizedCatalogue, graph_bytes, make_chunks, training_step
+from beeformer.train.validation import Validation
 
 log = logging.getLogger(__name__)
+
+#: The graph estimate of ``step.graph_bytes`` is ~25% below what a CPU measures (docs/benchmarks.md): the margin.
+SINGLE_PASS_MARGIN = 1.35
+#: ``memory_budget_gb: auto``: this share of the device's memory (RAM on a CPU) may hold the single-pass graph.
+AUTO_BUDGET_SHARE = 0.4
 
 
 @dataclass(frozen=True)
@@ -52,7 +66,10 @@ class TrainConfig:
     replay_dropout: bool = True
     precision: Precision = "auto"  # auto: bf16 autocast where the GPU or CPU has bf16 units
     text_prefix: str = ""
-    memory_budget_gb: float | None = None  # single-pass step when the graph of all m items fits; None = off
+    # single-pass step when the graph of all m items fits this many GB; auto: 40% of the device's memory; None: off
+    memory_budget_gb: float | Literal["auto"] | None = "auto"
+    eval_every: int | None = None  # score the validation phase every this many steps (needs a validation phase)
+    patience: int | None = None  # early stopping: stop after this many scores in a row without improvement
     checkpoint_every: int = 100  # steps between checkpoints (and at each epoch's end); 0 = epoch ends only
     device: str = "auto"
     seed: int = 42
@@ -119,10 +136,17 @@ def train(
     sources: Sequence[tuple[str, str | os.PathLike[str], str | os.PathLike[str]]],
     model_dir: str | os.PathLike[str],
     log_dir: str | os.PathLike[str],
+    *,
+    validation: Validation | None = None,
+    select_at: Sequence[int] = (),
+    stop_after: int | None = None,
 ) -> dict[str, Any]:
     """Train a beeFormer model and save it as a sentence-Transformer folder; return a run summary.
 
-    Under ``torchrun`` every process runs this function; rank 0 writes the outputs.
+    ``validation``: score the model while training (module docstring); ``select_at``: steps the saved model may
+    come from besides the last one; ``stop_after``: stop after this many steps but keep the learning-rate
+    schedule of the whole run (the refit of a step chosen on validation). Under ``torchrun`` every process runs
+    this function; rank 0 writes the outputs.
     """
     rank, device = distributed.setup(config.device)
     torch.manual_seed(config.seed + rank.index)  # dropout: each rank its own stream
@@ -132,28 +156,35 @@ def train(
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
-    # data and model
+    # data, the step plan (checked before any model is loaded), and the model
     data = TrainingData.load(sources)
     n_users, n_items = data.X.shape
+    steps_per_epoch = math.ceil(n_users / config.batch_size)
+    schedule_steps = steps_per_epoch * config.epochs
+    if config.max_steps is not None:
+        schedule_steps = min(schedule_steps, config.max_steps)
+    plan = StepPlan.build(config, steps_per_epoch, schedule_steps, validation, select_at, stop_after)
     model = SentenceTransformer(resolve_model(config.base_model), device=str(device), trust_remote_code=True)
     model.max_seq_length = config.max_seq_length
+    if config.text_prefix:  # encode() adds the prefix by itself (validation, evaluation), as training does
+        model.prompts = {**model.prompts, "document": config.text_prefix}
+        model.default_prompt_name = "document"
     model.train()
     catalogue = TokenizedCatalogue.build(model, data.texts, config.text_prefix)
 
     # optimizer, schedule, and where we are
-    steps_per_epoch = math.ceil(n_users / config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
     optimizer = _optimizer(model, config)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, total_steps))
-    checkpoint_dir = Path(log_dir) / "checkpoint"
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, schedule_steps))
+    log_dir = Path(log_dir)
+    checkpoint_dir = log_dir / "checkpoint"
     key = checkpoint.fingerprint(
         {
             "config": asdict(config),
             "sources": [s[0] for s in sources],
             "data": data.digest(),
             "world": rank.world,
+            "validation": None if validation is None else validation.fingerprint(),
+            "select_at": sorted(plan.select_at),
         }
     )
     resumed = checkpoint.load(checkpoint_dir, key, model, optimizer, scheduler, rng, rank.index)
@@ -161,16 +192,18 @@ def train(
         position, records = checkpoint.Position(0, 0, rng.permutation(n_users), 0), []
     else:
         position, records = resumed
-    budget = None if config.memory_budget_gb is None else config.memory_budget_gb * 2**30
+    best = Best(log_dir / "best", validation.metric if validation else "", plan)
+    best.restore(records, position.step, model, rank)
+    budget = _memory_budget(config.memory_budget_gb, device)
     if rank.is_main:
         log.info(
             "training %s on %d users x %d items (%s): %d steps (%d epochs x %d, budget %s), m=%d, chunk=%d, "
-            "%s on %s x %d",
+            "%s on %s x %d, single-pass under %s GB%s",
             config.base_model,
             n_users,
             n_items,
             ", ".join(s[0] for s in sources),
-            total_steps,
+            plan.total_steps,
             config.epochs,
             steps_per_epoch,
             config.max_steps,
@@ -179,11 +212,32 @@ def train(
             "bf16" if autocast else "fp32",
             device,
             rank.world,
+            "-" if budget is None else f"{budget / 2**30:.1f}",
+            f", validation at steps {sorted(plan.eval_steps)}" if plan.eval_steps else "",
         )
 
-    progress = tqdm(total=total_steps, initial=position.step, desc="beeFormer", unit="step", disable=not rank.is_main)
+    def validate() -> None:
+        """Score the validation phase into the step's record; keep the best selectable model."""
+        scores = _validate(model, validation, rank)
+        model.train()
+        if records and records[-1]["step"] == position.step:
+            records[-1].update(scores)
+        else:  # step 0: the model before training
+            records.append({"step": position.step, "epoch": position.epoch, **scores})
+        progress.write(f"step {position.step}: validation {validation.metric} {scores[validation.metric]:.4f}")
+        if best.update(records[-1]):  # the checkpoint first: it must always know the best step (Best.restore)
+            checkpoint.save(checkpoint_dir, key, model, optimizer, scheduler, rng, position, records, rank.index)
+            best.save(model, rank)
+        if rank.is_main:
+            write_log(pd.DataFrame.from_records(records), log_dir, plot=False)
+
+    progress = tqdm(
+        total=plan.total_steps, initial=position.step, desc="beeFormer", unit="step", disable=not rank.is_main
+    )
     started = time.perf_counter()
-    while position.step < total_steps:
+    if position.step == 0 and 0 in plan.eval_steps and not records:
+        validate()
+    while position.step < plan.total_steps and not best.patience_exhausted():
         if position.batches_done == steps_per_epoch:
             position = checkpoint.Position(position.epoch + 1, position.step, rng.permutation(n_users), 0)
         t0 = time.perf_counter()
@@ -191,7 +245,7 @@ def train(
         users = position.order[start : start + config.batch_size]
         batch = sample_items(data.X, users, config.items_per_step, rng, config.negatives)
         chunks = make_chunks(catalogue, batch.items, config.chunk_size, device, rank)
-        single_pass = budget is not None and graph_bytes(model, chunks, autocast) <= budget
+        single_pass = budget is not None and SINGLE_PASS_MARGIN * graph_bytes(model, chunks, autocast) <= budget
         loss = training_step(
             model,
             optimizer,
@@ -230,12 +284,18 @@ def train(
         )
         progress.update()
         progress.set_postfix(loss=f"{loss_value:.5f}", items_s=f"{records[-1]['items_per_s']:.0f}")
+        if position.step in plan.eval_steps:
+            validate()
         at_epoch_end = position.batches_done == steps_per_epoch
         due = config.checkpoint_every > 0 and position.step % config.checkpoint_every == 0
-        if (at_epoch_end or due) and position.step < total_steps:
+        saved = best.step == position.step  # validate() has just written this step's checkpoint
+        if (at_epoch_end or due) and position.step < plan.total_steps and not saved:
             checkpoint.save(checkpoint_dir, key, model, optimizer, scheduler, rng, position, records, rank.index)
+            if rank.is_main:
+                write_log(pd.DataFrame.from_records(records), log_dir, plot=False)
     progress.close()
 
+    trained = [r for r in records if "loss" in r and math.isfinite(r["loss"])]
     summary = {
         "base_model": config.base_model,
         "datasets": [name for name, _, _ in sources],
@@ -243,30 +303,34 @@ def train(
         "items": n_items,
         "interactions": int(data.X.nnz),
         "steps": position.step,
-        "first_loss": records[0]["loss"] if records else None,
-        "final_loss": records[-1]["loss"] if records else None,
+        "first_loss": trained[0]["loss"] if trained else None,
+        "final_loss": trained[-1]["loss"] if trained else None,
         "seconds": round(time.perf_counter() - started, 1),
         "processes": rank.world,
         "precision": "bf16" if autocast else "fp32",
         "config": asdict(config),
+        **best.summary(),
+        **({"stop_after": stop_after} if stop_after is not None else {}),
     }
     if rank.is_main:
         model.eval()
-        if config.text_prefix:  # encode() then adds the prefix by itself, as in training
-            model.prompts = {**model.prompts, "document": config.text_prefix}
-            model.default_prompt_name = "document"
         with contract.atomic_dir(model_dir) as tmp:
-            model.save(str(tmp))
+            if best.step is None:
+                model.save(str(tmp))
+            else:  # the best selectable step's model, not the last step's
+                best.copy_to(tmp)
             contract.write_json(summary, Path(tmp) / "beeformer.json")
             contract.write_text(model_card(summary), Path(tmp) / "README.md")
-        _write_log(pd.DataFrame.from_records(records), Path(log_dir))
+        write_log(pd.DataFrame.from_records(records), log_dir)
         checkpoint.remove(checkpoint_dir)
+        best.remove()
         log.info(
-            "trained %d steps in %.0f s: loss %.5f -> %.5f; model saved to %s",
+            "trained %d steps in %.0f s: loss %.5f -> %.5f%s; model saved to %s",
             position.step,
             summary["seconds"],
             summary["first_loss"] or 0,
             summary["final_loss"] or 0,
+            "" if best.step is None else f"; chose step {best.step} ({best.metric} {best.score:.4f})",
             model_dir,
         )
     distributed.teardown()
@@ -302,20 +366,65 @@ def _peak_memory_gb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
-def _write_log(records: pd.DataFrame, log_dir: Path) -> None:
-    """The per-step CSV log and a loss-curve plot."""
+def _memory_budget(setting: float | str | None, device: torch.device) -> float | None:
+    """Bytes the single-pass graph may take: the setting in GB, or for ``auto`` a share of the device's total
+    memory (total, not free, so that a rerun or a resumed run takes the same path)."""
+    if setting is None:
+        return None
+    if setting != "auto":
+        return float(setting) * 2**30
+    if device.type == "cuda":
+        total = torch.cuda.get_device_properties(device).total_memory
+    else:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        limit = Path("/sys/fs/cgroup/memory.max")  # a container's limit, where one is set
+        if limit.exists() and limit.read_text().strip().isdigit():
+            total = min(total, int(limit.read_text()))
+    return AUTO_BUDGET_SHARE * total
+
+
+def _validate(model: SentenceTransformer, validation: Validation, rank: distributed.Rank) -> dict[str, float]:
+    """Rank 0 scores the validation phase; the other ranks receive its score (they stop early together)."""
+    scores = validation.score(model) if rank.is_main else {}
+    if rank.world > 1:
+        value = torch.tensor([scores.get(validation.metric, 0.0)], device=next(model.parameters()).device)
+        scores = scores or {validation.metric: float(distributed.sum_across_ranks(value, rank))}
+    return scores
+
+
+def write_log(records: pd.DataFrame, log_dir: Path, plot: bool = True) -> None:
+    """The per-step CSV log and its plot: the loss, and beside it the validation curve where there is one.
+
+    A ``run`` column (a grid of runs, :mod:`beeformer.train.tuning`) draws one line per run. While training, the
+    CSV alone is rewritten at each score and checkpoint, so a long run can be watched.
+    """
+    with contract.atomic_path(log_dir / "training_log.csv") as tmp:
+        records.to_csv(tmp, index=False)
+    if not plot:
+        return
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with contract.atomic_path(log_dir / "training_log.csv") as tmp:
-        records.to_csv(tmp, index=False)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    if not records.empty:
-        ax.plot(records["step"], records["loss"], lw=1)
-    ax.set(xlabel="step", ylabel="ELSA loss (NMSE)", title="beeFormer training loss")
-    ax.grid(alpha=0.3)
+    metrics = [c for c in records.columns if c.startswith(("recall@", "ndcg@")) and "/" not in c]
+    fig, axes = plt.subplots(1, 2 if metrics else 1, figsize=(11 if metrics else 6, 3.5), squeeze=False)
+    runs = records.groupby("run", sort=False) if "run" in records else [(None, records)]
+    for run, frame in runs:
+        label = None if run is None else str(run)
+        if "loss" in frame:
+            trained = frame.dropna(subset=["loss"])
+            axes[0, 0].plot(trained["step"], trained["loss"], lw=1, label=label)
+        for metric in metrics:
+            scored = frame.dropna(subset=[metric])
+            axes[0, 1].plot(scored["step"], scored[metric], marker="o", ms=3, lw=1, label=label)
+    axes[0, 0].set(xlabel="step", ylabel="ELSA loss (NMSE)", title="beeFormer training loss")
+    if metrics:
+        axes[0, 1].set(xlabel="step", ylabel=f"validation {metrics[0]}", title="validation phase (content-based)")
+    for ax in axes[0]:
+        ax.grid(alpha=0.3)
+        if "run" in records and records["run"].nunique() > 1:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     with contract.atomic_path(log_dir / "loss.png") as tmp:
         fig.savefig(tmp, format="png", dpi=120)

@@ -1,0 +1,39 @@
+"""Item texts to the contract's embeddings (L2-normalised float32), shared by the evaluate stage and by
+validation during training, so that a model is scored the same way in both."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from sentence_transformers import SentenceTransformer
+
+from beeformer.precision import Precision, autocast, autocast_dtype
+
+log = logging.getLogger(__name__)
+
+
+def encode(
+    model: SentenceTransformer,
+    texts: list[str],
+    batch_size: int = 64,
+    precision: Precision = "auto",
+    progress: bool = True,
+) -> np.ndarray:
+    """L2-normalised float32 embeddings of ``texts`` in eval mode (the model's own prompt, if it saved one, is
+    applied; the caller restores train mode).
+
+    ``precision``: see :mod:`beeformer.precision` (``auto``: bf16 autocast on CUDA and on CPUs with bf16 units).
+    """
+    model.eval()
+    dtype = autocast_dtype(precision, model.device)
+    log.info("encoding %d texts on %s in %s", len(texts), model.device, "bf16" if dtype else "fp32")
+    with autocast(model.device, dtype):
+        embeddings = model.encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+    return np.asarray(embeddings, dtype=np.float32)

@@ -1,0 +1,171 @@
+"""beeFormer tuned and refit by the protocol of every baseline (:mod:`beeformer.baselines.tuning`).
+
+1. **Validation** (:func:`tune`): each point of the grid (the train settings given as lists, crossed; a list of
+   ``max_steps`` costs one run, scored at each listed step) is trained on the splits' ``train`` interactions and
+   scored on their validation phases (content-based recall@20, :mod:`beeformer.train.validation`). The best
+   (settings, step) wins: its model is the validation-phase model, and ``tuning.json`` records every point's
+   score and time, the choice, and which chosen settings lie on an edge of their list.
+2. **Test** (:func:`refit`): the chosen settings are trained once on ``train_full`` for the chosen number of
+   steps, with the learning-rate schedule of the validation run; ``fit.json`` records what was used.
+
+Each grid point runs in a folder of its own under the log folder, named by a hash of its settings, and keeps a
+``summary.json`` when done: an interrupted tuning resumes without retraining the finished points.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from beeformer import contract
+from beeformer.contract.grid import edges, expand
+from beeformer.train import checkpoint
+from beeformer.train.trainer import TrainConfig, train, write_log
+from beeformer.train.validation import Validation
+
+log = logging.getLogger(__name__)
+
+Sources = Sequence[tuple[str, str | os.PathLike[str], str | os.PathLike[str]]]
+
+
+def grid(settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The points to train: every combination of the list-valued settings; ``max_steps`` stays a list."""
+    TrainConfig.from_dict({k: v[0] if isinstance(v, list) and v else v for k, v in settings.items()})  # names
+    try:
+        return expand(settings, scored_along="max_steps" if isinstance(settings.get("max_steps"), list) else None)
+    except ValueError as error:
+        raise contract.ContractError(f"train: {error}") from None
+
+
+def tune(
+    settings: dict[str, Any],
+    sources: Sources,
+    validation: Validation,
+    model_dir: str | os.PathLike[str],
+    log_dir: str | os.PathLike[str],
+    tuning_path: str | os.PathLike[str],
+) -> dict[str, Any]:
+    """Step 1 of the protocol: train the grid on ``sources`` (the splits' train), keep the best model."""
+    log_dir = Path(log_dir)
+    points = grid(settings)
+    runs: list[dict[str, Any]] = []
+    curves = []
+    for point in tqdm(points, desc="tuning beeFormer", unit="setting", disable=len(points) < 2):
+        steps = point.get("max_steps")
+        listed = steps if isinstance(steps, list) else []
+        config = TrainConfig.from_dict({**point, "max_steps": max(listed) if listed else steps})
+        run_dir = log_dir / f"run-{checkpoint.fingerprint({'point': point})}"
+        summary_path = run_dir / "summary.json"
+        started = time.perf_counter()
+        if summary_path.exists():
+            summary = contract.read_json(summary_path)
+            log.info("tuning: %s done before (%s), not retrained", point, run_dir)
+        else:
+            summary = train(config, sources, run_dir / "model", run_dir, validation=validation, select_at=listed)
+            summary["tuning_seconds"] = round(time.perf_counter() - started, 1)
+            contract.write_json(summary, summary_path)
+        curve = pd.read_csv(run_dir / "training_log.csv").assign(run=_label(point, points))
+        curves.append(curve)
+        for _, row in curve.dropna(subset=[validation.metric]).iterrows():
+            if row["step"] in summary["selectable_steps"]:
+                runs.append(
+                    {
+                        "settings": {**point, "max_steps": int(row["step"])},
+                        validation.metric: float(row[validation.metric]),
+                        "run": run_dir.name,
+                        "horizon": config.max_steps,
+                        "seconds": summary.get("tuning_seconds", summary["seconds"]),
+                    }
+                )
+        tqdm.write(
+            f"beeFormer {point}: best {validation.metric} {summary['validation'][validation.metric]:.4f} "
+            f"at step {summary['chosen_step']}"
+        )
+    chosen = max(runs, key=lambda r: r[validation.metric])  # the first of equals: the earliest step, first point
+    result = {
+        "method": "beeformer",
+        "select_by": validation.metric,
+        "chosen": chosen["settings"],
+        "horizon": chosen["horizon"],
+        "validation": {validation.metric: chosen[validation.metric]},
+        "edges": edges(settings, chosen["settings"]),
+        "grid": [{k: v for k, v in r.items() if k != "horizon"} for r in runs],
+        "fit": _fit_summary(sources, log_dir / chosen["run"] / "summary.json"),
+    }
+    with contract.atomic_dir(model_dir) as tmp:
+        shutil.copytree(log_dir / chosen["run"] / "model", tmp, dirs_exist_ok=True)
+    write_log(pd.concat(curves, ignore_index=True), log_dir)
+    contract.write_json(result, tuning_path)
+    print(
+        f"beeFormer: chose {chosen['settings']} ({validation.metric} {chosen[validation.metric]:.4f} on validation) "
+        f"-> {model_dir}, {tuning_path}"
+    )
+    return result
+
+
+def refit(
+    tuning_path: str | os.PathLike[str] | None,
+    sources: Sources,
+    model_dir: str | os.PathLike[str],
+    log_dir: str | os.PathLike[str],
+    fit_path: str | os.PathLike[str],
+    settings: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Step 2 of the protocol: the chosen settings trained on ``sources`` (the splits' train_full).
+
+    Without a ``tuning_path``, ``settings`` are used as they are: with nothing to choose (no list, no
+    ``eval_every`` or ``patience``) the validation run would only repeat them on less data.
+    """
+    if tuning_path is not None:
+        tuning = contract.read_json(tuning_path)
+    elif settings is not None and not any(isinstance(v, list) for v in settings.values()):
+        tuning = {"chosen": settings}
+    else:
+        raise contract.ContractError("train-refit: give --tuning (a tuning.json), or --params without lists")
+    chosen = dict(tuning["chosen"])
+    steps = chosen.get("max_steps")
+    # eval_every and patience need a validation phase, which train_full has absorbed
+    chosen = {k: v for k, v in chosen.items() if k not in ("eval_every", "patience")}
+    config = TrainConfig.from_dict({**chosen, "max_steps": tuning.get("horizon", steps)})
+    started = time.perf_counter()
+    summary = train(config, sources, model_dir, log_dir, stop_after=steps)
+    result = {
+        "method": "beeformer",
+        "settings": tuning["chosen"],
+        "tuning": None if tuning_path is None else str(tuning_path),
+        "seconds": round(time.perf_counter() - started, 2),
+        "fit": {
+            "files": [str(path) for _, path, _ in sources],
+            "users": summary["users"],
+            "items": summary["items"],
+            "interactions": summary["interactions"],
+            "steps": summary["steps"],
+        },
+    }
+    contract.write_json(result, fit_path)
+    print(f"beeFormer: refit {tuning['chosen']} on {[str(p) for _, p, _ in sources]} -> {model_dir}")
+    return result
+
+
+def _label(point: dict[str, Any], points: list[dict[str, Any]]) -> str:
+    """The settings that differ between grid points, e.g. ``lr=5e-05``."""
+    varying = [k for k in point if k != "max_steps" and len({repr(p.get(k)) for p in points}) > 1]
+    return ", ".join(f"{k}={point[k]}" for k in varying) or "run"
+
+
+def _fit_summary(sources: Sources, summary_path: Path) -> dict[str, Any]:
+    summary = contract.read_json(summary_path)
+    return {
+        "files": [str(path) for _, path, _ in sources],
+        "users": summary["users"],
+        "items": summary["items"],
+        "interactions": summary["interactions"],
+    }

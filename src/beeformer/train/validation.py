@@ -1,0 +1,114 @@
+"""Validation during training: the model scored on a split's validation phase, as the evaluate stage would.
+
+The phase's item texts (the users' histories and the candidates) are embedded in eval mode, L2-normalised
+(:mod:`beeformer.encoding`), and ranked by the paper's content-based scoring
+(:func:`beeformer.contract.ranking.content_based_predictions`); the score is a metric of the contract (recall@20
+by default) over the phase's targets. An encoder trained on several splits (goodlens) is scored on each, and the
+mean over them is what selects steps and settings.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sentence_transformers import SentenceTransformer
+
+from beeformer import contract
+from beeformer.contract.metrics import per_user_metrics
+from beeformer.contract.ranking import content_based_predictions, interaction_matrix
+from beeformer.encoding import encode
+from beeformer.precision import Precision
+
+
+@dataclass(frozen=True)
+class ValidationPhase:
+    """One split's validation phase: who is scored, on what, against which targets."""
+
+    name: str
+    texts: list[str]  # every item a history or the candidates need, in the order of ``history``'s columns
+    history: sp.csr_matrix  # users x those items
+    candidate_rows: np.ndarray
+    user_ids: np.ndarray
+    candidate_ids: np.ndarray
+    targets: pd.DataFrame
+
+    @classmethod
+    def load(
+        cls,
+        name: str,
+        source_path: str | os.PathLike[str],
+        target_path: str | os.PathLike[str],
+        candidates_path: str | os.PathLike[str],
+        items_path: str | os.PathLike[str],
+    ) -> ValidationPhase:
+        source = contract.read_interactions(source_path)
+        targets = contract.read_interactions(target_path)
+        candidates = contract.read_candidates(candidates_path)
+        if targets.empty or source.empty:
+            raise contract.ContractError(
+                f"validation of {name}: {target_path if targets.empty else source_path} is empty, so there is no "
+                "validation phase to score; give the split validation items, a validation share or validation "
+                "users, or drop eval_every, patience and the lists of the encoder's train settings"
+            )
+        texts = contract.read_items(items_path).drop_duplicates("item_id").set_index("item_id")["text"]
+        needed = pd.Index(np.union1d(source["item_id"].unique(), candidates.to_numpy()))
+        missing = needed.difference(texts.index)
+        if len(missing):
+            raise contract.ContractError(
+                f"validation of {name}: {len(missing)} item(s) of {source_path} or {candidates_path} have no text in "
+                f"{items_path} (e.g. {list(missing[:5])}); the split and the items come from different datasets"
+            )
+        users = pd.Index(np.sort(source["user_id"].unique()))
+        return cls(
+            name=name,
+            texts=texts.loc[needed].tolist(),
+            history=interaction_matrix(source, users, needed),
+            candidate_rows=needed.get_indexer(candidates),
+            user_ids=users.to_numpy(),
+            candidate_ids=candidates.to_numpy(),
+            targets=targets,
+        )
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The validation phases of every split an encoder trains on, and how they are scored."""
+
+    phases: list[ValidationPhase]
+    metric: str = "recall@20"
+    k: int = 100
+    batch_size: int = 64
+    precision: Precision = "auto"
+
+    def fingerprint(self) -> list[Any]:
+        """What a checkpoint's scores depend on (a resumed run must score the same phases the same way)."""
+        return [
+            self.metric,
+            self.k,
+            *[(p.name, len(p.user_ids), len(p.candidate_ids), len(p.targets), len(p.texts)) for p in self.phases],
+        ]
+
+    def score(self, model: SentenceTransformer) -> dict[str, float]:
+        """``{<metric>: mean over phases, <metric>/<phase>: each phase's, validation_seconds}``; the caller puts
+        the model back into train mode."""
+        started = time.perf_counter()
+        scores = {}
+        for phase in self.phases:
+            embeddings = encode(model, phase.texts, self.batch_size, self.precision, progress=False)
+            predictions, _ = content_based_predictions(
+                phase.history, embeddings, phase.candidate_rows, phase.user_ids, phase.candidate_ids, self.k
+            )
+            scores[f"{self.metric}/{phase.name}"] = float(
+                per_user_metrics(predictions, phase.targets, [self.metric])[self.metric].mean()
+            )
+        return {
+            self.metric: float(np.mean(list(scores.values()))),
+            **(scores if len(scores) > 1 else {}),
+            "validation_seconds": time.perf_counter() - started,
+        }

@@ -1,0 +1,307 @@
+"""beeFormer tuned on the validation phase and refit on train_full: the curve, the choice, early stopping, resume,
+and the settings that cannot work, each refused before anything trains."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+from sentence_transformers import SentenceTransformer
+
+from beeformer import contract
+from beeformer.data.synthetic import SyntheticConfig, generate
+from beeformer.split import SplitConfig, split
+from beeformer.train import tuning
+from beeformer.train.trainer import TrainConfig, train
+from beeformer.train.tuning import refit, tune
+from beeformer.train.validation import Validation, ValidationPhase
+
+#: Recall at a cut-off well below the 30 validation candidates, so that it tells models apart.
+METRIC = "recall@5"
+
+
+@pytest.fixture(scope="module")
+def shop_split(tmp_path_factory) -> Path:
+    """The synthetic shop (96 items) with 30 validation and 12 test cold-start items."""
+    folder = tmp_path_factory.mktemp("shop")
+    interactions, items = generate(SyntheticConfig(n_users=60, variants_per_product=1, seed=3))
+    contract.write_table(interactions, folder / "interactions.parquet")
+    contract.write_table(items, folder / "items.parquet")
+    split(
+        SplitConfig(kind="item", test_items=12, validation_items=30, seed=1),
+        folder / "interactions.parquet",
+        folder / "items.parquet",
+        folder / "split",
+    )
+    return folder
+
+
+def part(folder: Path, name: str) -> Path:
+    return contract.split_file(folder / "split", name)
+
+
+def sources(folder: Path, name: str = "train") -> list[tuple[str, Path, Path]]:
+    return [("shop", part(folder, name), folder / "items.parquet")]
+
+
+def validation(folder: Path) -> Validation:
+    phase = ValidationPhase.load(
+        "shop",
+        part(folder, "validation_source"),
+        part(folder, "validation_target"),
+        part(folder, "validation_candidates"),
+        folder / "items.parquet",
+    )
+    return Validation([phase], metric=METRIC, precision="fp32")
+
+
+def settings(model_dir: Path, **overrides) -> dict:
+    base = dict(
+        base_model=str(model_dir),
+        epochs=3,
+        batch_size=16,
+        items_per_step=40,
+        chunk_size=16,
+        max_seq_length=24,
+        lr=1e-3,
+        precision="fp32",
+        checkpoint_every=1,
+        seed=7,
+    )
+    return {**base, **overrides}
+
+
+def weights(model_dir: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(model_dir / "model.safetensors"))
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    wa, wb = weights(a), weights(b)
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def recall_by_hand(model_dir: Path, folder: Path) -> float:
+    """Content-based recall@5 of the validation phase, computed densely here (not with the package's ranking)."""
+    items = pd.read_parquet(folder / "items.parquet").set_index("item_id")["text"]
+    source, target = (
+        pd.read_parquet(part(folder, "validation_source")),
+        pd.read_parquet(part(folder, "validation_target")),
+    )
+    candidates = pd.read_parquet(part(folder, "validation_candidates"))["item_id"].tolist()
+    model = SentenceTransformer(str(model_dir), device="cpu")
+    E = dict(zip(items.index, model.encode(items.tolist(), normalize_embeddings=True), strict=True))
+    recalls = []
+    for user, wanted in target.groupby("user_id")["item_id"]:
+        history = source.loc[source["user_id"] == user, "item_id"]
+        profile = np.sum([E[i] for i in history], axis=0)
+        scores = {c: float(profile @ E[c]) for c in candidates if c not in set(history)}
+        top = sorted(scores, key=lambda c: (-scores[c], candidates.index(c)))[:5]
+        recalls.append(len(set(top) & set(wanted)) / min(5, wanted.nunique()))
+    return float(np.mean(recalls))
+
+
+def test_eval_every_writes_the_validation_curve_and_steps_are_chosen_on_it(tiny_model_dir, shop_split, tmp_path):
+    result = tune(
+        settings(tiny_model_dir, max_steps=[2, 4], eval_every=1),
+        sources(shop_split),
+        validation(shop_split),
+        tmp_path / "model",
+        tmp_path / "log",
+        tmp_path / "tuning.json",
+    )
+    curve = pd.read_csv(tmp_path / "log" / "training_log.csv")
+    scored = curve.dropna(subset=[METRIC])
+    assert scored[METRIC].nunique() > 2  # the metric tells the steps apart
+    assert scored["step"].tolist() == [0, 1, 2, 3, 4]  # step 0 is the model before training
+    assert curve.dropna(subset=["loss"])["step"].tolist() == [1, 2, 3, 4]
+    assert (tmp_path / "log" / "loss.png").stat().st_size > 1000
+    grid = {point["settings"]["max_steps"]: point[METRIC] for point in result["grid"]}
+    assert sorted(grid) == [2, 4]  # the listed steps are the candidates, scored in one run
+    chosen = result["chosen"]["max_steps"]
+    assert result["validation"][METRIC] == max(grid.values()) == grid[chosen]
+    assert result["edges"] == {"max_steps": f"{'lowest' if chosen == 2 else 'highest'} of [2, 4]"}
+    assert contract.read_json(tmp_path / "tuning.json") == result
+    # the saved validation model is the chosen step's, and scores what tuning.json says, by an independent count
+    assert recall_by_hand(tmp_path / "model", shop_split) == pytest.approx(grid[chosen], abs=1e-6)
+
+
+def test_the_model_of_the_best_listed_step_is_kept_not_the_last(tiny_model_dir, shop_split, tmp_path, monkeypatch):
+    scores = iter([0.5, 0.1])  # step 2 beats step 4
+
+    def fake_score(self, model):
+        return {METRIC: next(scores), "validation_seconds": 0.0}
+
+    monkeypatch.setattr(Validation, "score", fake_score)
+    summary = train(
+        TrainConfig(**settings(tiny_model_dir, max_steps=4)),
+        sources(shop_split),
+        tmp_path / "chosen",
+        tmp_path / "log",
+        validation=validation(shop_split),
+        select_at=[2, 4],
+    )
+    assert summary["chosen_step"] == 2 and summary["steps"] == 4
+    monkeypatch.undo()
+    train(TrainConfig(**settings(tiny_model_dir, max_steps=2)), sources(shop_split), tmp_path / "two", tmp_path / "l2")
+    assert same_weights(tmp_path / "chosen", tmp_path / "two")
+    assert not (tmp_path / "log" / "best").exists()  # the copy of the best step is cleaned up
+
+
+def test_refit_trains_the_chosen_settings_on_train_full(tiny_model_dir, shop_split, tmp_path):
+    tune(
+        settings(tiny_model_dir, max_steps=[1, 3], lr=[1e-3, 3e-3]),
+        sources(shop_split),
+        validation(shop_split),
+        tmp_path / "validation",
+        tmp_path / "log",
+        tmp_path / "tuning.json",
+    )
+    chosen = contract.read_json(tmp_path / "tuning.json")["chosen"]
+    fit = refit(
+        tmp_path / "tuning.json",
+        sources(shop_split, "train_full"),
+        tmp_path / "test",
+        tmp_path / "tl",
+        tmp_path / "fit.json",
+    )
+    full = contract.read_interactions(part(shop_split, "train_full"))
+    assert fit["fit"]["interactions"] == len(full.drop_duplicates(["user_id", "item_id"]))
+    assert fit["fit"]["steps"] == chosen["max_steps"] and fit["settings"] == chosen
+    # the same as training the chosen settings on train_full directly (constant schedule)
+    train(TrainConfig(**chosen), sources(shop_split, "train_full"), tmp_path / "direct", tmp_path / "dl")
+    assert same_weights(tmp_path / "test", tmp_path / "direct")
+    assert not same_weights(tmp_path / "test", tmp_path / "validation")
+
+
+def test_patience_stops_a_run_that_no_longer_improves(tiny_model_dir, shop_split, tmp_path, monkeypatch):
+    scores = iter([0.2, 0.4, 0.3, 0.35, 0.1, 0.9, 0.9])  # steps 0..6: best at step 1, then two scores without gain
+
+    def fake_score(self, model):
+        return {METRIC: next(scores), "validation_seconds": 0.0}
+
+    monkeypatch.setattr(Validation, "score", fake_score)
+    summary = train(
+        TrainConfig(**settings(tiny_model_dir, max_steps=6, eval_every=1, patience=2)),
+        sources(shop_split),
+        tmp_path / "m",
+        tmp_path / "log",
+        validation=validation(shop_split),
+    )
+    assert summary["steps"] == 3 and summary["chosen_step"] == 1 and summary["stopped_early"]
+    assert summary["validation"] == {METRIC: 0.4}
+
+
+def test_an_interrupted_tuning_resumes_without_retraining_finished_points(
+    tiny_model_dir, shop_split, tmp_path, monkeypatch
+):
+    grid = settings(tiny_model_dir, max_steps=[1, 2], lr=[1e-3, 3e-3], eval_every=1)
+    args = (sources(shop_split), validation(shop_split))
+    straight = tune(grid, *args, tmp_path / "a", tmp_path / "log_a", tmp_path / "a.json")
+
+    real_train, calls = tuning.train, []
+
+    def crash_in_second_point(config, *a, **kw):
+        calls.append(config.lr)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("simulated crash")
+        return real_train(config, *a, **kw)
+
+    monkeypatch.setattr(tuning, "train", crash_in_second_point)
+    with pytest.raises(KeyboardInterrupt):
+        tune(grid, *args, tmp_path / "b", tmp_path / "log_b", tmp_path / "b.json")
+    assert not (tmp_path / "b").exists() and not (tmp_path / "b.json").exists()
+    calls.clear()
+    monkeypatch.setattr(
+        tuning, "train", lambda config, *a, **kw: calls.append(config.lr) or real_train(config, *a, **kw)
+    )
+    resumed = tune(grid, *args, tmp_path / "b", tmp_path / "log_b", tmp_path / "b.json")
+    assert calls == [3e-3]  # the first point was done and is not retrained
+    assert resumed["grid"] == [
+        {**p, "seconds": q["seconds"]} for p, q in zip(straight["grid"], resumed["grid"], strict=True)
+    ]
+    assert same_weights(tmp_path / "a", tmp_path / "b")
+
+
+def test_a_crash_right_after_a_new_best_resumes_to_the_same_model(tiny_model_dir, shop_split, tmp_path, monkeypatch):
+    """Step 2 is the best; the run dies after step 2's checkpoint but before its copy of the model, so the resumed
+    run must write that copy from the checkpoint (the later steps do not beat it)."""
+    from beeformer.train import selection
+
+    def scripted(self, model):
+        return {METRIC: float(self.calls.pop(0)), "validation_seconds": 0.0}
+
+    monkeypatch.setattr(Validation, "score", scripted)
+    config = TrainConfig(**settings(tiny_model_dir, max_steps=4, eval_every=1, patience=3, checkpoint_every=0))
+
+    def run(out: str, scores: list[float]) -> dict:
+        phases = validation(shop_split)
+        object.__setattr__(phases, "calls", scores)
+        return train(config, sources(shop_split), tmp_path / out, tmp_path / f"log_{out}", validation=phases)
+
+    assert run("straight", [0.0, 0.1, 0.2, 0.05, 0.05])["chosen_step"] == 2
+    real_save, calls = selection.Best.save, {"n": 0}
+
+    def crash_on_second_copy(self, model, rank):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("simulated crash")
+        return real_save(self, model, rank)
+
+    monkeypatch.setattr(selection.Best, "save", crash_on_second_copy)
+    with pytest.raises(KeyboardInterrupt):
+        run("resumed", [0.0, 0.1, 0.2])
+    assert contract.read_json(tmp_path / "log_resumed" / "best" / selection.MARKER)["step"] == 1
+    monkeypatch.setattr(selection.Best, "save", real_save)
+    assert run("resumed", [0.05, 0.05])["chosen_step"] == 2
+    assert same_weights(tmp_path / "straight", tmp_path / "resumed")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "with_validation", "message"),
+    [
+        (
+            {"max_steps": [2, 99], "epochs": 1},
+            True,
+            r"train.max_steps: listed step\(s\) \[99\] lie beyond this run's 4",
+        ),
+        ({"max_steps": 3, "eval_every": 5}, True, "train.eval_every: 5 is larger than this run's 3 steps"),
+        ({"max_steps": 3, "eval_every": 1}, False, "eval_every need"),
+    ],
+)
+def test_settings_that_cannot_work_fail_before_training(
+    tiny_model_dir, shop_split, tmp_path, monkeypatch, overrides, with_validation, message
+):
+    from beeformer.train import trainer
+
+    monkeypatch.setattr(trainer, "training_step", lambda *a, **k: pytest.fail("trained despite bad settings"))
+    point = settings(tiny_model_dir, **overrides)
+    with pytest.raises(contract.ContractError, match=message):
+        if with_validation:
+            tune(
+                point,
+                sources(shop_split),
+                validation(shop_split),
+                tmp_path / "m",
+                tmp_path / "log",
+                tmp_path / "t.json",
+            )
+        else:
+            train(TrainConfig(**point), sources(shop_split), tmp_path / "m", tmp_path / "log")
+    assert not (tmp_path / "m").exists() and not (tmp_path / "t.json").exists()
+    assert not list(tmp_path.glob("log/*/model"))
+
+
+def test_an_empty_validation_phase_is_refused(shop_split, tmp_path):
+    contract.write_table(pd.DataFrame({"user_id": [], "item_id": []}, dtype=str), tmp_path / "empty.parquet")
+    with pytest.raises(contract.ContractError, match="is empty, so there is no validation phase to score"):
+        ValidationPhase.load(
+            "shop",
+            part(shop_split, "validation_source"),
+            tmp_path / "empty.parquet",
+            part(shop_split, "validation_candidates"),
+            shop_split / "items.parquet",
+        )

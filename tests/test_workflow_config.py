@@ -1,0 +1,138 @@
+"""What the workflow builds from a config: each phase's model, the fit of each table row, and settings refused
+before any job runs."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from beeformer import workflow_config
+from beeformer.workflow_config import ConfigError, check_references, model_name, model_names, row_fit
+
+CONFIG = {
+    "datasets": {"d": {}, "other": {}},
+    "splits": {"s": {"dataset": "d", "kind": "time"}, "o": {"dataset": "other", "kind": "item"}},
+    "encoders": {
+        "pre": {"base": "x"},
+        "tuned": {"base": "x", "train_on": ["s"], "train": {"max_steps": [8, 16], "eval_every": 4}},
+        "fixed": {"base": "x", "train_on": ["s"], "train": {"max_steps": 8}},
+        "once": {"base": "x", "train_on": ["s"], "refit": False, "train": {"lr": [1e-5, 1e-4]}},
+    },
+    "experiments": {
+        "test": {"split": "s", "methods": ["pre", "tuned", "fixed", "once", "als"]},
+        "zero-shot": {"split": "o", "methods": ["pre", "tuned", "heater-tuned"]},
+        "val": {"split": "s", "phase": "validation", "methods": ["tuned", "als"]},
+    },
+}
+
+
+def test_each_phase_scores_its_own_model():
+    assert model_name(CONFIG, "pre", "validation") == model_name(CONFIG, "pre", "test") == "pre"
+    assert model_name(CONFIG, "tuned", "validation") == "tuned/validation"
+    assert model_name(CONFIG, "tuned", "test") == "tuned/test"  # refit on train_full
+    assert model_name(CONFIG, "once", "test") == "once/validation"  # refit: false
+    assert model_names(CONFIG) == [
+        "fixed/test",
+        "fixed/validation",
+        "once/validation",
+        "pre",
+        "tuned/test",
+        "tuned/validation",
+    ]
+
+
+def test_only_an_encoder_with_something_to_choose_needs_a_validation_run():
+    assert workflow_config.tunes(CONFIG, "tuned") and workflow_config.tunes(CONFIG, "once")
+    assert not workflow_config.tunes(CONFIG, "fixed")
+    assert workflow_config.refits(CONFIG, "tuned") and not workflow_config.refits(CONFIG, "once")
+
+
+def test_table_rows_say_what_they_were_fitted_on_and_where_their_settings_were_chosen():
+    assert row_fit(CONFIG, "test", "pre") == (None, None)
+    assert row_fit(CONFIG, "test", "tuned") == ("train_full", "results/training/tuned/validation/tuning.json")
+    assert row_fit(CONFIG, "test", "fixed") == ("train_full", None)  # nothing was chosen
+    assert row_fit(CONFIG, "test", "once") == ("train", "results/training/once/validation/tuning.json")
+    assert row_fit(CONFIG, "test", "als") == ("train_full", "results/eval/s/validation/als/tuning.json")
+    assert row_fit(CONFIG, "zero-shot", "heater-tuned") == (
+        "train_full",
+        "results/eval/o/validation/heater-tuned/tuning.json",
+    )
+    assert row_fit(CONFIG, "val", "tuned")[0] == row_fit(CONFIG, "val", "als")[0] == "train"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda c: c["splits"]["o"].update(candidates="active"),
+            r"splits\.o\.candidates: 'active' is the authors' time-split protocol and means nothing on a item",
+        ),
+        (
+            lambda c: c["encoders"]["tuned"]["train"].update(eval_every=20),
+            r"encoders\.tuned\.train\.eval_every: 20 is larger than the run's 16 steps",
+        ),
+        (
+            lambda c: c["encoders"]["fixed"]["train"].update(patience=3),
+            r"encoders\.fixed\.train\.patience: early stopping counts validation scores",
+        ),
+        (
+            lambda c: c["encoders"]["pre"].update(train={"lr": 1e-5}),
+            r"encoders\.pre\.train: applies to trained encoders",
+        ),
+    ],
+)
+def test_settings_that_cannot_work_are_refused_before_any_job(change, message):
+    check_references(CONFIG)
+    bad = copy.deepcopy(CONFIG)
+    change(bad)
+    with pytest.raises(ConfigError, match=message):
+        check_references(bad)
+
+
+def jobs_of(dry_run: str, rule: str) -> list[str]:
+    """The blocks of a dry run (``-n -p``) that run ``rule``."""
+    blocks = dry_run.split("\nrule ")
+    return [block for block in blocks if block.startswith(f"{rule}:")]
+
+
+def test_the_demo_tunes_on_train_and_refits_on_train_full(tmp_path):
+    """A dry run of the demo: the validation run reads train.parquet and the validation phase, the refit
+    reads train_full.parquet and the validation run's choice, and the test phase scores the refit model."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(REPO / "config/config.yaml"),
+            "-n",
+            "-p",
+            "--cores",
+            "2",
+            "all",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        check=True,
+    )
+    [tune] = jobs_of(result.stdout, "tune_beeformer")
+    [refit] = jobs_of(result.stdout, "refit_beeformer")
+    assert "results/splits/demo-item/train.parquet" in tune and "train_full" not in tune
+    assert "validation_target.parquet" in tune and "output: results/models/beeformer-demo-MiniLM/validation" in tune
+    assert "--source demo-item results/splits/demo-item/train_full.parquet" in refit
+    assert "--tuning results/training/beeformer-demo-MiniLM/validation/tuning.json" in refit
+    [scoring] = [b for b in jobs_of(result.stdout, "recommend_by_text") if "beeformer-demo-MiniLM" in b]
+    assert "results/embeddings/demo/beeformer-demo-MiniLM/test.parquet" in scoring
