@@ -28,11 +28,12 @@ CONFIG = {
 }
 
 
-def test_each_phase_scores_its_own_model():
-    assert model_name(CONFIG, "pre", "validation") == model_name(CONFIG, "pre", "test") == "pre"
-    assert model_name(CONFIG, "tuned", "validation") == "tuned/validation"
-    assert model_name(CONFIG, "tuned", "test") == "tuned/test"  # refit on train_full
-    assert model_name(CONFIG, "once", "test") == "once/validation"  # refit: false
+def test_no_validation_phase_scores_a_model_that_trained_on_it():
+    assert model_name(CONFIG, "pre", "s", "validation") == model_name(CONFIG, "pre", "s", "test") == "pre"
+    assert model_name(CONFIG, "tuned", "s", "validation") == "tuned/validation"  # trained on s's train only
+    assert model_name(CONFIG, "tuned", "s", "test") == "tuned/test"  # refit on s's train_full
+    assert model_name(CONFIG, "tuned", "o", "validation") == "tuned/test"  # another dataset: the final model
+    assert model_name(CONFIG, "once", "s", "test") == "once/validation"  # refit: false
     assert model_names(CONFIG) == [
         "fixed/test",
         "fixed/validation",
@@ -55,6 +56,7 @@ def test_table_rows_say_what_they_were_fitted_on_and_where_their_settings_were_c
     assert row_fit(CONFIG, "test", "fixed") == ("train_full", None)  # nothing was chosen
     assert row_fit(CONFIG, "test", "once") == ("train", "results/training/once/validation/tuning.json")
     assert row_fit(CONFIG, "test", "als") == ("train_full", "results/eval/s/validation/als/tuning.json")
+    assert row_fit(CONFIG, "zero-shot", "tuned") == ("train_full", "results/training/tuned/validation/tuning.json")
     assert row_fit(CONFIG, "zero-shot", "heater-tuned") == (
         "train_full",
         "results/eval/o/validation/heater-tuned/tuning.json",

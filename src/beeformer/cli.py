@@ -144,9 +144,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_train_refit(args: argparse.Namespace) -> None:
     from beeformer.train.tuning import refit
 
-    refit(
-        args.tuning, [tuple(s) for s in args.source], args.model_dir, args.log_dir, args.fit_report, args.params
-    )
+    refit(args.tuning, [tuple(s) for s in args.source], args.model_dir, args.log_dir, args.fit_report, args.params)
 
 
 def cmd_pretrained(args: argparse.Namespace) -> None:

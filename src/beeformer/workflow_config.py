@@ -52,22 +52,33 @@ def tuning_file(encoder: str) -> str:
     return f"results/training/{encoder}/validation/tuning.json"
 
 
-def model_name(config: dict[str, Any], encoder: str, phase: str) -> str:
-    """The model an encoder scores ``phase`` with, as a path under results/models/ (and results/embeddings/).
+def model_name(config: dict[str, Any], encoder: str, split: str, phase: str) -> str:
+    """The model an encoder scores a split's phase with, as a path under results/models/ (and results/embeddings/).
 
-    Pretrained: ``<encoder>``. Trained: ``<encoder>/validation`` (fitted on ``train``, chosen on validation) for
-    the validation phase, and ``<encoder>/test`` (refit on ``train_full``) for the test phase, or the validation
-    model again where the encoder is not refit. Every split's phase uses its phase's model, so no validation
-    phase ever scores a model that has seen that phase's interactions.
+    Pretrained: ``<encoder>``. Trained: its final model, ``<encoder>/test`` (refit on ``train_full``) or, with
+    ``refit: false``, ``<encoder>/validation`` (trained on ``train``); except that the validation phase of a split
+    whose dataset the encoder trains on scores ``<encoder>/validation``: no validation phase ever scores a model
+    that trained on its interactions, and a model trained on other datasets only is the same in both phases.
     """
     if encoder not in trained_encoders(config):
         return encoder
-    return f"{encoder}/test" if phase == "test" and refits(config, encoder) else f"{encoder}/validation"
+    dataset = config["splits"][split]["dataset"]
+    own = {config["splits"][s]["dataset"] for s in config["encoders"][encoder]["train_on"]}
+    if phase == "validation" and dataset in own:
+        return f"{encoder}/validation"
+    return f"{encoder}/test" if refits(config, encoder) else f"{encoder}/validation"
 
 
 def model_names(config: dict[str, Any]) -> list[str]:
     """Every model folder the workflow can build (the embed rule's wildcard values)."""
-    return sorted({model_name(config, encoder, phase) for encoder in config["encoders"] for phase in PHASES})
+    return sorted(
+        {
+            model_name(config, encoder, split, phase)
+            for encoder in config["encoders"]
+            for split in config["splits"]
+            for phase in PHASES
+        }
+    )
 
 
 def method_kind(config: dict[str, Any], method: str) -> str:
@@ -253,7 +264,7 @@ def row_fit(config: dict[str, Any], experiment: str, method: str) -> tuple[str |
     """What a row's model was fitted on for the experiment's phase, and the tuning.json that chose its settings.
 
     Pretrained encoders are not fitted (None, None). A trained encoder was fitted on its training splits' train
-    (validation phase, or ``refit: false``) or train_full; a baseline on the experiment's split's.
+    or train_full (:func:`model_name`); a baseline on the experiment's split's.
     """
     spec = config["experiments"][experiment]
     phase = spec.get("phase", "test")
@@ -261,9 +272,9 @@ def row_fit(config: dict[str, Any], experiment: str, method: str) -> tuple[str |
     if kind == "cbf" and not is_trained(config, method):
         return None, None
     if kind == "cbf":
-        refit = phase == "test" and refits(config, method)
-        tuned = tunes(config, method) or not refit  # the validation run made the model (or chose its settings)
-        return ("train_full" if refit else "train"), tuning_file(method) if tuned else None
+        model = model_name(config, method, spec["split"], phase)
+        tuned = tunes(config, method) or model.endswith("/validation")  # the validation run chose or made it
+        return ("train_full" if model.endswith("/test") else "train"), tuning_file(method) if tuned else None
     tuning = f"results/eval/{spec['split']}/validation/{method}/tuning.json"
     return ("train_full" if phase == "test" else "train"), tuning
 

@@ -210,14 +210,15 @@ def evaluation_gpus(wildcards):
     return EVALUATION.get("gpus", 0)
 
 
-def embeddings_file(dataset, encoder, phase):
-    """A dataset embedded by the encoder's model for ``phase`` (workflow_config.model_name)."""
-    return f"results/embeddings/{dataset}/{workflow_config.model_name(config, encoder, phase)}.parquet"
+def embeddings_file(split, encoder, phase):
+    """The split's dataset embedded by the encoder's model for its ``phase`` (workflow_config.model_name)."""
+    dataset = config["splits"][split]["dataset"]
+    return f"results/embeddings/{dataset}/{workflow_config.model_name(config, encoder, split, phase)}.parquet"
 
 
 def split_embeddings(wildcards):
     """The embeddings content-based scoring of a split's phase needs: its dataset's, by the method's model."""
-    return embeddings_file(split_dataset(wildcards), wildcards.method, wildcards.phase)
+    return embeddings_file(wildcards.split, wildcards.method, wildcards.phase)
 
 
 def baseline_name(method):
@@ -234,7 +235,7 @@ def heater_embeddings(wildcards, phase):
     if baseline_name(wildcards.method) != "heater":
         return {}
     encoder = wildcards.method[len(workflow_config.HEATER_PREFIX) :]
-    return {"embeddings": embeddings_file(split_dataset(wildcards), encoder, phase)}
+    return {"embeddings": embeddings_file(wildcards.split, encoder, phase)}
 
 
 def tune_inputs(wildcards):

@@ -9,8 +9,10 @@ Stages never import each other; they exchange only the files described here.
                (item_id), plus ``split.json`` (what was done and the counts). ``train`` is what a method fits
                for the validation phase, ``train_full`` (train plus the validation period, items or users) what
                it is refit on for the test phase.
-- model:       a sentence-Transformer folder; ``SentenceTransformer(path)`` loads it.
-- embeddings:  ``<encoder>.parquet`` (item_id, embedding): one dataset's item texts embedded by one encoder,
+- model:       a sentence-Transformer folder; ``SentenceTransformer(path)`` loads it. A trained encoder has two:
+               ``validation`` (trained on ``train``, its settings chosen on the validation phase, with
+               ``tuning.json``) and ``test`` (the choice refit on ``train_full``, with ``fit.json``).
+- embeddings:  ``<model>.parquet`` (item_id, embedding): one dataset's item texts embedded by one model,
                L2-normalised float32, shared by content-based scoring and Heater.
 - predictions: ``predictions.parquet`` (user_id, item_id, score, rank), top-K per user (:mod:`.ranking`).
 - metrics:     ``metrics.json`` (metric name -> mean, standard error, number of users) and ``per_user.parquet``

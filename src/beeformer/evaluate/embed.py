@@ -1,7 +1,8 @@
 """Item embeddings: one dataset's item texts through one encoder, computed once and shared.
 
 Content-based scoring of every split and phase of the dataset, and Heater over the same encoder, read the one
-embeddings file (contract: ``results/embeddings/<dataset>/<encoder>.parquet``) instead of encoding again.
+embeddings file (``results/embeddings/<dataset>/<model>.parquet``, a pretrained encoder or a trained one's
+validation or test model) instead of encoding again.
 Embeddings are L2-normalised float32, whatever precision the encoder ran in.
 """
 
