@@ -1,6 +1,7 @@
 """Items/s and peak memory of one beeFormer training step against the floor, on real Goodbooks texts with MiniLM.
 
     python benchmarks/train_step.py [--ms 500 1000 2000 4000] [--seq 32] [--chunk 32] [--floor-limit-gb 18]
+        [--precision fp32|bf16|auto]
     python benchmarks/train_step.py --precisions fp32 bf16 --ms 256 --seq 128 [--repeats 3]
 
 Three ways to take the same step over the same m texts, cut into the same chunks:
@@ -46,18 +47,23 @@ SHARED = Path(os.environ.get("BEEFORMER_SHARED_DATA", Path(__file__).resolve().p
 PEAK_SIZE = 4096  # square matmul that measures a precision's peak
 
 
-def worker(mode: str, m: int, seq: int, chunk: int, users: int) -> dict[str, float]:
+def worker(mode: str, m: int, seq: int, chunk: int, users: int, precision: str) -> dict[str, float]:
+    import contextlib
+
     import torch
 
+    from beeformer.precision import autocast_dtype
     from beeformer.train.step import elsa_loss, graph_bytes, training_step
 
+    autocast = autocast_dtype(precision, torch.device("cpu"))
     model, X, chunks = step_problem(m, seq, chunk, users)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
     def floor_step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        parts = [model(dict(c.features))["sentence_embedding"] for c in chunks]
+        with torch.autocast("cpu", dtype=autocast) if autocast else contextlib.nullcontext():
+            parts = [model(dict(c.features))["sentence_embedding"].float() for c in chunks]
         A = torch.empty((m, parts[0].shape[1]))
         A = A.index_put((torch.cat([c.positions for c in chunks]),), torch.cat(parts))
         elsa_loss(X, A).backward()
@@ -67,7 +73,7 @@ def worker(mode: str, m: int, seq: int, chunk: int, users: int) -> dict[str, flo
         if mode == "floor":
             floor_step()
         else:
-            training_step(model, optimizer, X, chunks, single_pass=mode == "single-pass")
+            training_step(model, optimizer, X, chunks, autocast=autocast, single_pass=mode == "single-pass")
 
     run()  # warm-up
     started = time.perf_counter()
@@ -78,7 +84,7 @@ def worker(mode: str, m: int, seq: int, chunk: int, users: int) -> dict[str, flo
         "seconds": seconds,
         "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "model_gb": baseline_rss,
-        "graph_estimate_gb": graph_bytes(model, chunks, None) / 2**30,
+        "graph_estimate_gb": graph_bytes(model, chunks, autocast) / 2**30,
         "tokens": sum(c.features["attention_mask"].sum().item() for c in chunks),
     }
 
@@ -192,12 +198,13 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=32)
     parser.add_argument("--users", type=int, default=64)
     parser.add_argument("--floor-limit-gb", type=float, default=18.0)
+    parser.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32", help="of the mode rows")
     parser.add_argument("--precisions", nargs="+", choices=["fp32", "bf16"], help="compare precisions instead")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of the precision comparison")
     parser.add_argument("--worker", nargs=2, metavar=("MODE", "M"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker[0], int(args.worker[1]), args.seq, args.chunk, args.users)))
+        print(json.dumps(worker(args.worker[0], int(args.worker[1]), args.seq, args.chunk, args.users, args.precision)))
         return
     if args.precisions:
         for m in args.ms:
@@ -211,6 +218,7 @@ def main() -> None:
     budget_gb = _memory_budget("auto", torch.device("cpu")) / 2**30
     print(
         f"# beeFormer step, MiniLM, Goodbooks texts, seq {args.seq}, chunk {args.chunk}, {args.users} users, "
+        f"{args.precision}, "
         f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs; memory_budget_gb auto = {budget_gb:.1f} GB"
     )
     print("| m | mode | items/s | s/step | peak RSS GB | vs floor items/s | graph estimate GB | default (auto) |")
@@ -264,6 +272,8 @@ def _measure(mode: str, m: int, args: argparse.Namespace) -> dict[str, float]:
         str(args.chunk),
         "--users",
         str(args.users),
+        "--precision",
+        args.precision,
     ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return json.loads(out.splitlines()[-1])

@@ -448,3 +448,33 @@ def test_cli(spec: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture
     spec["blocks"][0]["reference"] = "nope"
     assert cli.main(["report", "--spec", json.dumps(spec)]) == 2
     assert "reference 'nope' is not a method" in capsys.readouterr().err
+
+
+def test_notes_say_how_rows_were_fitted_and_which_choices_sit_on_a_grid_edge(
+    spec: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tuning = tmp_path / "tuning.json"
+    contract.write_json({"chosen": {"epochs": 10}, "edges": {"epochs": "highest of [2, 5, 10]"}}, tuning)
+    rows = spec["blocks"][0]["groups"]
+    for row in rows[1]["rows"]:  # the Heater rows: tuned, refit on train_full
+        row.update(fit="train_full", tuning=str(tuning))
+    rows[0]["rows"][0].update(fit="train_full")
+    rows[0]["rows"][1].update(fit="train")  # a trained model that was not refit
+    render_table(spec)
+    markdown = capsys.readouterr().out
+    assert (
+        "Fit: fitted for this phase on train_full: Llama-goodbooks-mpnet, heater-mpnet, nomic_v1.5; train: llama-copy. "
+        "Settings as given in the config: Llama-goodbooks-mpnet, llama-copy; chosen on the validation phase: "
+        "heater-mpnet, nomic_v1.5. Pretrained encoders are used as they are." in markdown
+    )
+    assert (  # two blocks: each name says its block and group
+        "Chosen on an edge of its grid (a wider grid might do better): GB10K / Heater / heater-mpnet: epochs highest "
+        "of [2, 5, 10]; GB10K / Heater / nomic_v1.5: epochs highest of [2, 5, 10]." in markdown
+    )
+    for row in (*rows[0]["rows"], *rows[1]["rows"]):
+        row.update(fit="train_full", tuning=str(tuning))
+    contract.write_json({"chosen": {"epochs": 5}, "edges": {}}, tuning)
+    render_table(spec)
+    markdown = capsys.readouterr().out
+    assert "every fitted row (baselines and beeFormer) had its settings chosen on the validation phase" in markdown
+    assert "Chosen on an edge" not in markdown

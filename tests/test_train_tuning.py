@@ -226,6 +226,31 @@ def test_an_interrupted_tuning_resumes_without_retraining_finished_points(
     assert same_weights(tmp_path / "a", tmp_path / "b")
 
 
+def test_under_torchrun_every_rank_trains_every_point_and_only_rank_0_writes(
+    tiny_model_dir, shop_split, tmp_path, monkeypatch
+):
+    calls = []
+    monkeypatch.setattr(tuning, "train", lambda config, *a, **kw: calls.append(config.lr) or {})
+    monkeypatch.setenv("RANK", "1")
+    grid = settings(tiny_model_dir, max_steps=[1, 2], lr=[1e-3, 3e-3])
+    assert (
+        tune(grid, sources(shop_split), validation(shop_split), tmp_path / "m", tmp_path / "log", tmp_path / "t.json")
+        == {}
+    )
+    assert calls == [1e-3, 3e-3]  # rank 1 joins both runs (their collectives need every rank)
+    fit = refit(
+        None,
+        sources(shop_split, "train_full"),
+        tmp_path / "test",
+        tmp_path / "tl",
+        tmp_path / "fit.json",
+        settings=settings(tiny_model_dir, max_steps=2),
+    )
+    assert fit == {} and calls == [1e-3, 3e-3, 1e-3]
+    written = [p.name for p in tmp_path.rglob("*") if p.is_file()]
+    assert written == [], f"rank 1 wrote {written}"
+
+
 def test_a_crash_right_after_a_new_best_resumes_to_the_same_model(tiny_model_dir, shop_split, tmp_path, monkeypatch):
     """Step 2 is the best; the run dies after step 2's checkpoint but before its copy of the model, so the resumed
     run must write that copy from the checkpoint (the later steps do not beat it)."""

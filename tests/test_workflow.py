@@ -63,7 +63,14 @@ def test_demo_runs_end_to_end_and_beeformer_wins(tmp_path):
     assert trained > pretrained and recall.loc["beeformer-demo-MiniLM", "significant"]
     for ext in ("md", "tex", "html", "png"):
         assert (work / f"results/tables/demo-cold-start.{ext}").stat().st_size > 500
-    assert (work / "results/training/beeformer-demo-MiniLM/loss.png").stat().st_size > 1000
+    assert (work / "results/training/beeformer-demo-MiniLM/validation/loss.png").stat().st_size > 1000
+    # tuned on the validation items (a curve every 2 steps, max_steps 5 or 10), refit on train_full
+    curve = pd.read_csv(work / "results/training/beeformer-demo-MiniLM/validation/training_log.csv")
+    assert curve.dropna(subset=["recall@20"])["step"].tolist() == [0, 2, 4, 5, 6, 8, 10]
+    tuning = yaml.safe_load((work / "results/training/beeformer-demo-MiniLM/validation/tuning.json").read_text())
+    fit = yaml.safe_load((work / "results/training/beeformer-demo-MiniLM/test/fit.json").read_text())
+    assert fit["fit"]["steps"] == tuning["chosen"]["max_steps"] in (5, 10)
+    assert fit["fit"]["files"] == ["results/splits/demo-item/train_full.parquet"]
 
     snakemake(work, "--report", "results/report.html", "--configfile", config)
     report = (work / "results/report.html").read_text()
@@ -71,13 +78,14 @@ def test_demo_runs_end_to_end_and_beeformer_wins(tmp_path):
         "results/tables/demo-cold-start.html",
         "results/tables/demo-cold-start.png",
         "results/report/overview.html",
-        "results/training/beeformer-demo-MiniLM/loss.png",
+        "results/training/beeformer-demo-MiniLM/validation/loss.png",
+        "results/training/beeformer-demo-MiniLM/test/loss.png",
     ):
         assert item in report, f"{item} is not in the HTML report"
 
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(work / "results/models/beeformer-demo-MiniLM"), device="cpu")
+    model = SentenceTransformer(str(work / "results/models/beeformer-demo-MiniLM/test"), device="cpu")
     assert model.encode(["a tent"]).shape == (1, 384)
 
     again = snakemake(work, "all", "--configfile", config)
@@ -110,6 +118,8 @@ def test_paper_in_miniature_with_tiny_budgets(tmp_path):
         if "train" in spec:
             spec["train"] = {**spec["train"], "max_steps": 2, "batch_size": 4, "items_per_step": 200}
             spec["train"]["max_seq_length"] = 32
+    # one model tuned on validation (a list of steps, scored every step) before its refit
+    config["encoders"]["bee-amazon"]["train"].update(max_steps=[1, 2], eval_every=1)
     config["splits"]["goodbooks-item"].update(test_items=300, validation_items=100)
     config["evaluation"].update(max_seq_length=24, n_bootstrap=100)
     config["baselines"] = {
@@ -216,7 +226,8 @@ def test_bad_config_stops_with_a_clear_message(tmp_path):
 def test_paper_config_dry_runs_the_full_dag(tmp_path):
     result = snakemake(tmp_path, "-n", "--configfile", str(REPO / "config" / "paper.yaml"))
     stats = jobs(result.stdout + result.stderr)
-    assert stats["train_beeformer"] == 4 and stats["prepare_dataset"] == 3
+    # the paper's beeFormer settings are fixed (nothing to tune): each model is fitted once, on train_full
+    assert stats["refit_beeformer"] == 4 and "tune_beeformer" not in stats and stats["prepare_dataset"] == 3
     assert stats["report_table"] == 5 + 3  # each experiment's table and Tables 2-4
     assert stats["tune_baseline"] == stats["refit_baseline"] == 8 + 4  # Heater x 8 (Table 3), CF x 4 (Table 4)
     assert stats["embed_items"] == 19 and stats["recommend_by_text"] == 19

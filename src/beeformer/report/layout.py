@@ -204,28 +204,42 @@ def _legend(table: TableSpec, frame: pd.DataFrame, tests: int) -> tuple[str, ...
 
 
 def _fit_notes(frame: pd.DataFrame) -> list[str]:
-    """How the rows were fitted (the same protocol for all, or which differ) and the settings chosen on an edge."""
+    """What each fitted row was fitted on, where its settings came from, and the settings chosen on an edge."""
     rows = frame.drop_duplicates(["block", "method"])
     fitted = rows[rows["fit"].notna()]
     notes = []
     if not fitted.empty:
-        fits = fitted.groupby("fit", sort=False)["label"].agg(lambda labels: ", ".join(dict.fromkeys(labels)))
-        if len(fits) == 1:
+        fits = _labels_by(fitted, "fit")
+        sources = _labels_by(fitted, "tuned").rename({True: "validation", False: "config"})
+        if len(fits) == 1 and list(sources.index) == ["validation"]:
             notes.append(
                 f"Fit: every fitted row (baselines and beeFormer) had its settings chosen on the validation phase "
                 f"and was fitted on {fits.index[0]} for this phase; pretrained encoders are used as they are."
             )
         else:
+            where = {"validation": "chosen on the validation phase", "config": "as given in the config"}
             notes.append(
-                "Fit: settings chosen on the validation phase for every fitted row; fitted for this phase on "
+                "Fit: fitted for this phase on "
                 + "; ".join(f"{fit}: {labels}" for fit, labels in fits.items())
+                + ". Settings "
+                + "; ".join(f"{where[source]}: {labels}" for source, labels in sources.items())
                 + ". Pretrained encoders are used as they are."
             )
-    edged = rows[rows["edges"].notna()].drop_duplicates(["label", "edges"])
+    edged = rows[rows["edges"].notna()]
     if not edged.empty:
+        several_blocks = rows["block"].nunique() > 1
+        names = [
+            " / ".join(part for part in (block if several_blocks else "", group, label) if part)
+            for block, group, label in zip(edged["block"], edged["group"], edged["label"], strict=True)
+        ]
         notes.append(
             "Chosen on an edge of its grid (a wider grid might do better): "
-            + "; ".join(f"{label}: {edges}" for label, edges in zip(edged["label"], edged["edges"], strict=True))
+            + "; ".join(f"{name}: {edges}" for name, edges in zip(names, edged["edges"], strict=True))
             + "."
         )
     return notes
+
+
+def _labels_by(rows: pd.DataFrame, column: str) -> pd.Series:
+    """The rows' labels (each once, in table order) joined per value of ``column``."""
+    return rows.groupby(column, sort=False)["label"].agg(lambda labels: ", ".join(dict.fromkeys(labels)))

@@ -51,6 +51,7 @@ COLUMNS = (
     "published_diff",
     "agreement",
     "fit",
+    "tuned",
     "edges",
 )
 AGREEMENT = ("within_2se", "within_10pct", "worse", "better")
@@ -144,7 +145,7 @@ def grid_edges(row: RowSpec) -> str | None:
     if row.tuning is None:
         return None
     edges = contract.read_json(row.tuning).get("edges", {})
-    return "; ".join(f"{key} {where}" for key, where in edges.items()) or None
+    return ", ".join(f"{key} {where}" for key, where in edges.items()) or None
 
 
 def reference_index(block: BlockSpec, means: np.ndarray) -> int | None:
@@ -179,6 +180,7 @@ def _block_frame(table: TableSpec, block: BlockSpec, data: BlockValues) -> pd.Da
             "reference": None if references[metric] is None else rows[references[metric]].method,
             "published": (row.published or {}).get(metric, np.nan),
             "fit": row.fit,
+            "tuned": row.tuning is not None,
             "edges": grid_edges(row),
         }
         for i, row in enumerate(rows)

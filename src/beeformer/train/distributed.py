@@ -37,6 +37,11 @@ class Rank:
 SINGLE_PROCESS = Rank()
 
 
+def launched_as_main() -> bool:
+    """Whether this process is rank 0 of its torchrun launch (or not launched by torchrun), group or no group."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def setup(device: str) -> tuple[Rank, torch.device]:
     """Join the process group when started by torchrun (``WORLD_SIZE`` > 1) and pick this rank's device."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

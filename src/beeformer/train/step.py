@@ -238,11 +238,14 @@ def graph_bytes(model: SentenceTransformer, chunks: Sequence[Chunk], autocast: t
     """Rough activation memory of keeping every chunk's autograd graph (the single-pass mode).
 
     Per Transformer layer and sequence of length s: s (34 h + 5 a s) bytes in 16-bit precision (Korthikanti et
-    al., 2022), twice that in 32-bit; h the hidden size, a the number of attention heads.
+    al., 2022), twice that in 32-bit; h the hidden size, a the number of attention heads. CPU autocast keeps
+    much of the graph in 32-bit (a bf16 MiniLM step measured 12.6 GB against a 16-bit estimate below 7 GB;
+    docs/benchmarks.md), so only CUDA autocast counts as 16-bit.
     """
     config = model[0].auto_model.config
     h, a, layers = config.hidden_size, config.num_attention_heads, config.num_hidden_layers
-    scale = 1 if autocast is not None else 2
+    on_cuda = bool(chunks) and chunks[0].features["input_ids"].device.type == "cuda"
+    scale = 1 if autocast is not None and on_cuda else 2
     total = 0
     for chunk in chunks:
         n, s = chunk.features["input_ids"].shape

@@ -9,7 +9,8 @@
    steps, with the learning-rate schedule of the validation run; ``fit.json`` records what was used.
 
 Each grid point runs in a folder of its own under the log folder, named by a hash of its settings, and keeps a
-``summary.json`` when done: an interrupted tuning resumes without retraining the finished points.
+``summary.json`` when done: an interrupted tuning resumes without retraining the finished points. Under
+``torchrun`` every process trains every point together; only rank 0 writes files.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from tqdm.auto import tqdm
 
 from beeformer import contract
 from beeformer.contract.grid import edges, expand
-from beeformer.train import checkpoint
+from beeformer.train import checkpoint, distributed
 from beeformer.train.trainer import TrainConfig, train, write_log
 from beeformer.train.validation import Validation
 
@@ -55,6 +56,7 @@ def tune(
 ) -> dict[str, Any]:
     """Step 1 of the protocol: train the grid on ``sources`` (the splits' train), keep the best model."""
     log_dir = Path(log_dir)
+    main = distributed.launched_as_main()
     points = grid(settings)
     runs: list[dict[str, Any]] = []
     curves = []
@@ -70,6 +72,8 @@ def tune(
             log.info("tuning: %s done before (%s), not retrained", point, run_dir)
         else:
             summary = train(config, sources, run_dir / "model", run_dir, validation=validation, select_at=listed)
+            if not main:
+                continue
             summary["tuning_seconds"] = round(time.perf_counter() - started, 1)
             contract.write_json(summary, summary_path)
         curve = pd.read_csv(run_dir / "training_log.csv").assign(run=_label(point, points))
@@ -89,6 +93,8 @@ def tune(
             f"beeFormer {point}: best {validation.metric} {summary['validation'][validation.metric]:.4f} "
             f"at step {summary['chosen_step']}"
         )
+    if not main:
+        return {}
     chosen = max(runs, key=lambda r: r[validation.metric])  # the first of equals: the earliest step, first point
     result = {
         "method": "beeformer",
@@ -137,6 +143,8 @@ def refit(
     config = TrainConfig.from_dict({**chosen, "max_steps": tuning.get("horizon", steps)})
     started = time.perf_counter()
     summary = train(config, sources, model_dir, log_dir, stop_after=steps)
+    if not distributed.launched_as_main():
+        return {}
     result = {
         "method": "beeformer",
         "settings": tuning["chosen"],
