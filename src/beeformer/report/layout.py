@@ -210,14 +210,14 @@ def _fit_notes(frame: pd.DataFrame) -> list[str]:
     notes = []
     if not fitted.empty:
         fits = _labels_by(fitted, "fit")
-        sources = _labels_by(fitted, "tuned").rename({True: "validation", False: "config"})
-        if len(fits) == 1 and list(sources.index) == ["validation"]:
+        sources = _labels_by(fitted, "tuned")
+        if len(fits) == 1 and list(sources.index) == [True]:
             notes.append(
                 f"Fit: every fitted row (baselines and beeFormer) had its settings chosen on the validation phase "
                 f"and was fitted on {fits.index[0]} for this phase; pretrained encoders are used as they are."
             )
         else:
-            where = {"validation": "chosen on the validation phase", "config": "as given in the config"}
+            where = {True: "chosen on the validation phase", False: "as given in the config"}
             notes.append(
                 "Fit: fitted for this phase on "
                 + "; ".join(f"{fit}: {labels}" for fit, labels in fits.items())
