@@ -6,6 +6,7 @@ schema cannot: that names refer to entries that exist.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 #: Collaborative-filtering baselines (Table 4's KNN, ALS MF, ELSA, SANSA; EASE and popularity as sanity rows).
@@ -167,6 +168,43 @@ def check_references(config: dict[str, Any]) -> None:
                 f"experiments.{name}.reference: '{reference}' must be one of the experiment's baseline methods"
             )
     check_tables(config)
+
+
+# --------------------------------------------------------------------------- compute resources
+
+
+def threads(config: dict[str, Any]) -> int:
+    """CPU threads of a multi-threaded job: ``threads``, or every core of the machine that builds the DAG.
+
+    Snakemake caps a local job's threads at ``--cores``; a cluster job asks its node for this many.
+    """
+    return config.get("threads") or os.cpu_count() or 1
+
+
+def training_gpus(config: dict[str, Any], encoder: str) -> int:
+    return config["encoders"][encoder].get("gpus", 0)
+
+
+def training_processes(config: dict[str, Any], encoder: str) -> int:
+    """Processes of a training job: ``processes``, or one per GPU, or one."""
+    spec = config["encoders"][encoder]
+    return spec.get("processes") or max(training_gpus(config, encoder), 1)
+
+
+def train_launcher(config: dict[str, Any], encoder: str) -> str:
+    """``python -m beeformer``, or torchrun with one worker per process on this node when there are several.
+
+    A cluster job is one task holding the node's share (CPUs, GPUs) that torchrun splits among its workers.
+    """
+    processes = training_processes(config, encoder)
+    if processes > 1:
+        return f"torchrun --standalone --nproc_per_node={processes} -m beeformer"
+    return "python -m beeformer"
+
+
+def threads_per_process(config: dict[str, Any], encoder: str, job_threads: int) -> int:
+    """OMP threads of each training process: the job's threads shared by its processes (at least one)."""
+    return max(job_threads // training_processes(config, encoder), 1)
 
 
 # --------------------------------------------------------------------------- result tables

@@ -35,7 +35,7 @@ rule tune_baseline:
         "results/logs/baselines/{split}-validation-{method}.log",
     benchmark:
         "results/benchmarks/baselines/{split}-validation-{method}.tsv"
-    threads: workflow.cores
+    threads: THREADS
     resources:
         mem_mb=baseline_mem_mb,
     conda:
@@ -60,7 +60,7 @@ rule refit_baseline:
         "results/logs/baselines/{split}-test-{method}.log",
     benchmark:
         "results/benchmarks/baselines/{split}-test-{method}.tsv"
-    threads: workflow.cores
+    threads: THREADS
     resources:
         mem_mb=baseline_mem_mb,
     conda:

@@ -24,6 +24,7 @@ MODELS = workflow_config.model_names(config)  # results/models/<name>: pretraine
 EXPERIMENTS = list(config["experiments"])
 TABLES = workflow_config.table_names(config)  # one per experiment, then the configured tables
 EVALUATION = config.get("evaluation", {})
+THREADS = workflow_config.threads(config)  # of each multi-threaded job (config `threads`)
 # The package's source, relative to the working folder (so that moving a checkout reruns nothing): the vLLM
 # environment (envs/vllm.yaml) cannot install beeformer, whose pins would replace vLLM's own torch.
 PACKAGE_SOURCE = os.path.relpath(Path(workflow.basedir) / "src")
@@ -165,15 +166,15 @@ def refit_settings(wildcards, input):
 
 
 def encoder_gpus(wildcards):
-    return config["encoders"][wildcards.encoder].get("gpus", 0)
+    return workflow_config.training_gpus(config, wildcards.encoder)
 
 
 def train_launcher(wildcards):
-    """One process, or one per GPU under torchrun when the encoder asks for several."""
-    gpus = encoder_gpus(wildcards)
-    if gpus > 1:
-        return f"torchrun --standalone --nproc_per_node={gpus} -m beeformer"
-    return "python -m beeformer"
+    return workflow_config.train_launcher(config, wildcards.encoder)
+
+
+def train_omp_threads(wildcards, threads):
+    return workflow_config.threads_per_process(config, wildcards.encoder, threads)
 
 
 # --- baselines and evaluate
@@ -350,7 +351,7 @@ def describe_threads(wildcards):
     """CPU threads: all cores for a local transformers model, a few for vLLM's tokenization, else one."""
     engine = describe_engine(wildcards)
     if engine == "transformers":
-        return workflow.cores
+        return THREADS
     return 4 if engine == "vllm" else 1
 
 

@@ -17,7 +17,7 @@ rule embed_items:
         "results/logs/evaluate/embed-{dataset}-{model}.log",
     benchmark:
         "results/benchmarks/evaluate/embed-{dataset}-{model}.tsv"
-    threads: workflow.cores
+    threads: THREADS
     resources:
         gpu=evaluation_gpus,
     conda:
@@ -42,7 +42,7 @@ rule recommend_by_text:
         "results/logs/evaluate/{split}-{phase}-{method}-predictions.log",
     benchmark:
         "results/benchmarks/evaluate/{split}-{phase}-{method}.tsv"
-    threads: workflow.cores
+    threads: THREADS
     conda:
         "../../envs/beeformer.yaml"
     shell:

@@ -23,19 +23,20 @@ rule tune_beeformer:
         validation=encoder_validation,
         log_dir="results/training/{encoder}/validation",
         launcher=train_launcher,
+        omp_threads=train_omp_threads,
     log:
         "results/logs/train/{encoder}-validation.log",
     benchmark:
         "results/benchmarks/train/{encoder}-validation.tsv"
-    threads: workflow.cores
+    threads: THREADS
     resources:
         gpu=encoder_gpus,
         mem_mb=16000,
     conda:
         "../../envs/beeformer.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} {params.launcher} train --params {params.hyperparameters} {params.sources}"
-        " {params.validation} --model-dir {output.model} --log-dir {params.log_dir} --tuning {output.tuning}"
+        "OMP_NUM_THREADS={params.omp_threads} {params.launcher} train --params {params.hyperparameters}"
+        " {params.sources} {params.validation} --model-dir {output.model} --log-dir {params.log_dir} --tuning {output.tuning}"
         " 2>&1 | tee {log}"
 
 
@@ -56,16 +57,17 @@ rule refit_beeformer:
         sources=refit_encoder_sources,
         log_dir="results/training/{encoder}/test",
         launcher=train_launcher,
+        omp_threads=train_omp_threads,
     log:
         "results/logs/train/{encoder}-test.log",
     benchmark:
         "results/benchmarks/train/{encoder}-test.tsv"
-    threads: workflow.cores
+    threads: THREADS
     resources:
         gpu=encoder_gpus,
         mem_mb=16000,
     conda:
         "../../envs/beeformer.yaml"
     shell:
-        "OMP_NUM_THREADS={threads} {params.launcher} train-refit {params.settings} {params.sources}"
+        "OMP_NUM_THREADS={params.omp_threads} {params.launcher} train-refit {params.settings} {params.sources}"
         " --model-dir {output.model} --log-dir {params.log_dir} --fit-report {output.fit} 2>&1 | tee {log}"
