@@ -4,9 +4,11 @@ before any job runs."""
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from beeformer import workflow_config
 from beeformer.workflow_config import ConfigError, check_references, model_name, model_names, row_fit
@@ -138,3 +140,39 @@ def test_the_demo_tunes_on_train_and_refits_on_train_full(tmp_path):
     assert "--tuning results/training/beeformer-demo-MiniLM/validation/tuning.json" in refit
     [scoring] = [b for b in jobs_of(result.stdout, "recommend_by_text") if "beeformer-demo-MiniLM" in b]
     assert "results/embeddings/demo/beeformer-demo-MiniLM/test.parquet" in scoring
+
+
+# --------------------------------------------------------------------------- copies that must stay equal
+SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text())
+
+
+def test_cf_methods_are_the_baseline_registry():
+    from beeformer.baselines.tuning import METHODS
+
+    assert set(workflow_config.CF_METHODS) == set(METHODS) - {"heater"}
+    assert set(SCHEMA["properties"]["baselines"]["properties"]) == set(METHODS) | {"select_by", "seed"}
+
+
+def test_schema_train_and_split_keys_are_the_stages_settings():
+    from dataclasses import fields
+
+    from beeformer.split import SplitConfig
+    from beeformer.train.trainer import TrainConfig
+
+    train = SCHEMA["properties"]["encoders"]["additionalProperties"]["properties"]["train"]["properties"]
+    assert set(train) == {f.name for f in fields(TrainConfig)} - {"base_model"}
+    split = SCHEMA["properties"]["splits"]["additionalProperties"]["properties"]
+    assert set(split) - {"dataset"} == {f.name for f in fields(SplitConfig)}
+
+
+# --------------------------------------------------------------------------- compute resources
+def test_threads_default_to_every_core_and_training_shares_them_among_processes():
+    config = {"threads": None, "encoders": {"one": {"base": "x"}, "cpu2": {"base": "x", "processes": 2}}}
+    config["encoders"]["gpu4"] = {"base": "x", "gpus": 4}
+    assert workflow_config.threads(config) == os.cpu_count()
+    assert workflow_config.threads({**config, "threads": 6}) == 6
+    assert workflow_config.train_launcher(config, "one") == "python -m beeformer"
+    assert "--nproc_per_node=2" in workflow_config.train_launcher(config, "cpu2")
+    assert "--nproc_per_node=4" in workflow_config.train_launcher(config, "gpu4")
+    assert [workflow_config.threads_per_process(config, e, 8) for e in ("one", "cpu2", "gpu4")] == [8, 4, 2]
+    assert workflow_config.threads_per_process(config, "gpu4", 2) == 1

@@ -422,12 +422,6 @@ def dataset_mem_mb(wildcards):
     return {"amazon-books": 64000, "movielens-20m": 12000, "union": 12000}.get(source, 8000)
 
 
-def published_descriptions(dataset):
-    """resources/ path of the authors' published descriptions for a paper-source dataset, or None."""
-    name = _resources().published_for(dataset_spec(dataset)["source"])
-    return f"resources/{name}" if name else None
-
-
 def table1_files():
     return [f"results/tables/table1.{ext}" for ext in ("md", "csv", "tex")]
 
