@@ -1,6 +1,6 @@
 """The README's commands run as written: every fenced bash command that is cheap enough, in a copy of the repository.
 
-Left out: the install line (CI runs it), the test command (this is it), and runs of the paper's configs
+The README's, then those of docs/usage.md (single targets, the report, every stage without Snakemake). Left out: the install line (CI runs it), the test command (this is it), and runs of the paper's configs
 (downloads, GPUs, hours). The rest (the demo, its targets, the report, the stages without Snakemake) runs in order,
 as a newcomer would paste it.
 """
@@ -20,6 +20,7 @@ from conftest import REPO
 pytestmark = pytest.mark.slow
 
 EXPENSIVE = ("pip install", "apt-get", "--configfile config/paper")
+PAGES = ("README.md", "docs/usage.md")
 
 
 def commands(markdown: str) -> list[str]:
@@ -53,8 +54,9 @@ def test_the_readmes_cheap_commands_run_as_written(tmp_path):
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, copy / name)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    selected = [c for c in commands((REPO / "README.md").read_text()) if cheap(c)]
-    assert any(c.startswith("snakemake --report") for c in selected), "the README shows no report command"
+    selected = [c for page in PAGES for c in commands((REPO / page).read_text()) if cheap(c)]
+    assert selected[0] == "snakemake --cores 2 all", "the README's demo command comes first"
+    assert any(c.startswith("snakemake --report") for c in selected), "no page shows the report command"
     for command in selected:
         result = subprocess.run(command, shell=True, cwd=copy, env=env, capture_output=True, text=True, timeout=1800)
         assert result.returncode == 0, (

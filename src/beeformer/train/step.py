@@ -1,18 +1,23 @@
 """One beeFormer training step (Algorithm 1), as separately named stages.
 
+This docstring is the project's one account of the step design; docs/method.md describes the loop around it
+(tuning, validation, memory budget, precision, checkpoints) and the choices where the paper is silent.
+
+(a) sample a batch of users, the items they touch and uniform negatives up to m (:mod:`beeformer.train.sampling`;
+    which negatives, ``negatives: official | paper``, is in docs/method.md);
 (b) ``embed_without_grad``: embed the step's items chunk by chunk with no autograd graph -> matrix A;
 (c) ``loss_and_embedding_gradient``: the ELSA loss of Eq. 2 on L2-normalised rows, and dL/dA;
 (d) ``backpropagate_chunks``: re-embed chunk by chunk with autograd and push the cached slice of dL/dA into
     the Transformer (gradient accumulation), so memory depends on the chunk, not on m;
 (e) the optimizer step, in ``training_step``.
-Stage (a), sampling users and items, is in :mod:`beeformer.train.sampling`.
 
 When the autograd graph of all m items fits in memory, ``single_pass=True`` keeps the graphs of one forward
 (``embed_with_grad``) and back-propagates dL/dA through them: one forward instead of two. With several ranks
 (:mod:`beeformer.train.distributed`) each rank embeds and back-propagates only its share of the chunks.
 
 Pass (d) replays the random state that pass (b) saw for each chunk, so dropout masks match and dL/dA is the
-exact gradient of the function that was evaluated (the authors' code does not do this).
+exact gradient of the function that was evaluated (the authors' code does not do this;
+``replay_dropout: false`` turns it off).
 
 Under ``autocast`` (bf16, :mod:`beeformer.precision`) the Transformer's matrix products run in bf16; A, the loss
 and dL/dA stay float32.
