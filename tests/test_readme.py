@@ -1,8 +1,8 @@
 """The README's commands run as written: every fenced bash command that is cheap enough, in a copy of the repository.
 
-The README's, then those of docs/usage.md (single targets, the report, every stage without Snakemake). Left out: the install line (CI runs it), the test command (this is it), and runs of the paper's configs
-(downloads, GPUs, hours). The rest (the demo, its targets, the report, the stages without Snakemake) runs in order,
-as a newcomer would paste it.
+The README's, then those of docs/usage.md (single targets, the report, every stage without Snakemake), in order,
+as a newcomer would paste them. Left out: the install line (CI runs it), the test command (this is it), and runs
+of the paper's configs (downloads, GPUs, hours).
 """
 
 from __future__ import annotations
