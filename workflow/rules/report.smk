@@ -1,5 +1,6 @@
 # Report: every experiment's table and the paper's tables (config `tables:`), with paired significance against
-# the best baseline and the published values; `snakemake --report results/report.html` gathers them.
+# the best baseline and the published values; `snakemake --report results/report.html` gathers them. Both rules
+# take seconds, so on a cluster they run on the submitting host (local rules) instead of waiting in the queue.
 
 
 rule report_table:
@@ -15,6 +16,7 @@ rule report_table:
         spec=report_spec,
     log:
         "results/logs/report/{table}.log",
+    localrule: True
     threads: 1
     conda:
         "../../envs/beeformer.yaml"
@@ -33,6 +35,7 @@ rule report_overview:
         datasets=overview_datasets,
     log:
         "results/logs/report/overview.log",
+    localrule: True
     threads: 1
     conda:
         "../../envs/beeformer.yaml"
