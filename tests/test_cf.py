@@ -163,7 +163,7 @@ def test_popularity_counts_and_cold_candidates_get_minus_infinity():
 
 
 def test_sansa_approximates_ease():
-    pytest.importorskip("sansa", reason="sansa needs SuiteSparse (README, 'Install')")
+    pytest.importorskip("sansa", reason="sansa needs SuiteSparse (README, 'Quick start')")
     dense = random_interactions(n_users=300, n_items=40, density=0.15)
     fit = fit_data(dense)
     ease, sansa = EASE(l2=20.0), SANSA(l2=20.0, weight_matrix_density=1.0)

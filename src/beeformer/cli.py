@@ -13,7 +13,7 @@ import yaml
 
 from beeformer import contract
 
-EPILOG = "Stages exchange only the files of the data contract (see README). Snakemake runs them in order."
+EPILOG = "Stages exchange only the files of the data contract (docs/files.md). Snakemake runs them in order."
 
 
 def _params(text: str) -> dict[str, Any]:

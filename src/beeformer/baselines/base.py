@@ -36,7 +36,7 @@ def require(module: str, method: str, extra: str = "baselines", system: str = ""
         return importlib.import_module(module)
     except ImportError as error:
         raise BaselineError(
-            f"{method}: {module} is not installed; {system}pip install -e '.[{extra}]' (README, 'Install') [{error}]"
+            f"{method}: {module} is not installed; {system}pip install -e '.[{extra}]' (README) [{error}]"
         ) from None
 
 

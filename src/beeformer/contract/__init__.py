@@ -136,7 +136,7 @@ def read_table(path: str | os.PathLike[str], required: Sequence[str]) -> pd.Data
     if missing:
         raise ContractError(
             f"{path}: missing column(s) {missing}; found {list(frame.columns)}. "
-            "The file does not follow the data contract (see README, 'Data contract')."
+            "The file does not follow the data contract (beeformer.contract's docstring; docs/files.md)."
         )
     return frame
 
