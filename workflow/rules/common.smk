@@ -368,9 +368,9 @@ def _resources():
     return resources
 
 
-def download_names(kind):
-    """Files under resources/ the download rules can fetch: kind 'http' or 'kaggle'."""
-    return _resources().names(kind)
+def download_names():
+    """Files under resources/ the download rule can fetch (over http or from Kaggle)."""
+    return _resources().names()
 
 
 def dataset_spec(name):

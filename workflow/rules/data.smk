@@ -8,24 +8,7 @@ rule download:
     output:
         "resources/{resource}",
     wildcard_constraints:
-        resource=one_of(download_names("http")),
-    log:
-        "results/logs/download/{resource}.log",
-    benchmark:
-        "results/benchmarks/download/{resource}.tsv"
-    localrule: True
-    threads: 1
-    conda:
-        "../../envs/beeformer.yaml"
-    shell:
-        "python -m beeformer download {wildcards.resource} --resources-dir resources 2>&1 | tee {log}"
-
-
-rule download_kaggle:
-    output:
-        "resources/{resource}",
-    wildcard_constraints:
-        resource=one_of(download_names("kaggle")),
+        resource=one_of(download_names()),
     log:
         "results/logs/download/{resource}.log",
     benchmark:
