@@ -176,3 +176,9 @@ def test_threads_default_to_every_core_and_training_shares_them_among_processes(
     assert "--nproc_per_node=4" in workflow_config.train_launcher(config, "gpu4")
     assert [workflow_config.threads_per_process(config, e, 8) for e in ("one", "cpu2", "gpu4")] == [8, 4, 2]
     assert workflow_config.threads_per_process(config, "gpu4", 2) == 1
+
+
+def test_table_metrics_default_to_the_contracts_metrics():
+    from beeformer.contract.metrics import METRICS
+
+    assert tuple(workflow_config.TABLE_METRICS) == METRICS
