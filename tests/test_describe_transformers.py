@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pandas as pd
@@ -186,18 +185,3 @@ def test_transformers_engine_end_to_end_and_rerun_generates_nothing(tiny_llm, tm
     report = json.loads((tmp_path / "describe.json").read_text())
     assert report["generated"] == 0 and report["dropped"]["truncated"] == 5
     assert report["examples"]["truncated"][0]["finish_reason"] == "length"
-
-
-def test_vllm_engine_on_the_tiny_model(tiny_llm, tmp_path):
-    if importlib.util.find_spec("vllm") is None:
-        pytest.skip("vllm is not installed (it needs its own GPU environment, envs/vllm.yaml)")
-    features = write_features(tmp_path / "item_features.parquet")
-    params = {
-        "engine": "vllm",
-        "model": str(tiny_llm),
-        "sampling": {"temperature": 0, "max_tokens": 6},
-        "vllm": {"dtype": "float32", "gpu_memory_utilization": 0.3, "max_model_len": 512, "enforce_eager": True},
-        "filter": {"truncated": "keep"},
-    }
-    report = describe(params, features, tmp_path / "items.parquet", cache_dir=tmp_path / "cache", progress=False)
-    assert report["generated"] == 4 and report["kept"] == 5

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
+import json
 import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -11,8 +13,9 @@ import pytest
 from beeformer import contract
 from beeformer.describe import DescribeConfig, DescribeError, describe
 from beeformer.describe.cache import DescriptionCache, text_key
+from beeformer.describe.engine import local_model_folder
 from beeformer.describe.prompt import conversation, render
-from beeformer.describe.vllm_engine import VllmEngine
+from beeformer.describe.vllm_engine import GIB, Machine, VllmEngine
 
 # The paper's prompt, spelled out here independently of the package's defaults.
 SYSTEM = (
@@ -26,6 +29,12 @@ LLAMA3_STYLE = (
     "{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\n\n' + m['content'] | trim + '<|eot_id|>' }}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
 )
+
+
+GPU = Machine("gpu")
+#: A CPU with bf16 units and 64 GiB of RAM, 40 GiB of it free; and one with AVX2 only.
+CPU_BF16 = Machine("cpu", cpu_bf16=True, total_bytes=64 * GIB, available_bytes=40 * GIB)
+CPU_AVX2 = Machine("cpu", cpu_bf16=False, total_bytes=8 * GIB, available_bytes=6 * GIB)
 
 
 class RecordingTokenizer:
@@ -51,7 +60,7 @@ class RecordingTokenizer:
 
 def test_paper_defaults():
     config = DescribeConfig.from_dict({"engine": "vllm", "gpus": 2})
-    engine = VllmEngine(config)
+    engine = VllmEngine(config, GPU)
     assert engine.llm_kwargs() == {
         "model": "meta-llama/Meta-Llama-3.1-8B-Instruct",
         "dtype": "float16",
@@ -103,7 +112,7 @@ def test_configured_prompt_sampling_and_parallelism():
             "vllm": {"tensor_parallel_size": 4, "gpu_memory_utilization": 0.5, "max_model_len": 4096},
         }
     )
-    engine = VllmEngine(config)
+    engine = VllmEngine(config, GPU)
     assert engine.llm_kwargs() == {
         "model": "Qwen/Qwen2.5-7B-Instruct",
         "dtype": "float16",
@@ -151,7 +160,7 @@ def test_fully_cached_run_needs_no_vllm(tmp_path, monkeypatch):
     features = tmp_path / "features.parquet"
     contract.write_table(pd.DataFrame({"item_id": ["1", "2"], "text": ["tent", "lamp"]}), features)
     config = DescribeConfig.from_dict({"engine": "vllm"})
-    with pytest.raises(DescribeError, match="needs the vllm package"):
+    with pytest.raises(DescribeError, match=r"cannot import vllm .*vllm_python"):
         describe(config, features, tmp_path / "items.parquet", cache_dir=tmp_path / "cache", progress=False)
     with DescriptionCache(tmp_path / "cache", "vllm", VllmEngine(config).cache_settings()) as cache:
         cache.put(text_key("tent"), "assistant\n\nA light tent.", "stop")
@@ -164,11 +173,90 @@ def test_fully_cached_run_needs_no_vllm(tmp_path, monkeypatch):
     }
 
 
-@pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vllm is not installed (GPU environment only)")
-def test_sampling_params_accepts_the_kwargs():
-    import vllm
+def model_folder(path, *, chat_template=True, weights_bytes=0, max_positions=131072):
+    """A model folder as Hugging Face saves one: config.json, tokenizer_config.json, weights of a given size."""
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps({"max_position_embeddings": max_positions, "torch_dtype": "bfloat16"}))
+    tokenizer_config = {"chat_template": LLAMA3_STYLE} if chat_template else {}
+    (path / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
+    with open(path / "model.safetensors", "wb") as handle:
+        handle.truncate(weights_bytes)
+    return str(path)
 
-    params = vllm.SamplingParams(
-        **VllmEngine(DescribeConfig.from_dict({"engine": "vllm"})).sampling_kwargs(RecordingTokenizer())
-    )
-    assert params.temperature == 0.1 and params.top_p == 0.9 and params.max_tokens == 512
+
+def test_cpu_defaults_fit_the_machine(tmp_path, monkeypatch):
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
+    model = model_folder(tmp_path / "m", max_positions=2048)
+    config = DescribeConfig.from_dict({"engine": "vllm", "model": model})
+    assert VllmEngine(config, CPU_BF16).llm_kwargs() == {
+        "model": model,
+        "dtype": "bfloat16",
+        "tensor_parallel_size": 1,
+        "kv_cache_memory_bytes": 2 * GIB,  # 2 GiB: less than a quarter of the free 40 GiB
+        "max_model_len": 2048,  # the model's own, below 4096
+        "enforce_eager": True,
+    }
+    avx2 = VllmEngine(DescribeConfig.from_dict({"engine": "vllm"}), CPU_AVX2).llm_kwargs()
+    assert avx2["dtype"] == "float32" and avx2["kv_cache_memory_bytes"] == int(1.5 * GIB)  # a quarter of 6 GiB
+    assert avx2["max_model_len"] == 4096 and "gpu_memory_utilization" not in avx2
+    assert VllmEngine(config, CPU_AVX2).output_settings() == {"dtype": "float32"}  # the cache key has the real dtype
+
+
+def test_cpu_settings_given_are_kept(monkeypatch):
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
+    settings = {"dtype": "float32", "gpu_memory_utilization": 0.3, "max_model_len": 512, "enforce_eager": False}
+    kwargs = VllmEngine(DescribeConfig.from_dict({"engine": "vllm", "vllm": settings}), CPU_BF16).llm_kwargs()
+    assert kwargs["dtype"] == "float32" and kwargs["gpu_memory_utilization"] == 0.3
+    assert "kv_cache_memory_bytes" not in kwargs and kwargs["max_model_len"] == 512 and "enforce_eager" not in kwargs
+    sized = VllmEngine(DescribeConfig.from_dict({"engine": "vllm", "vllm": {"kv_cache_gib": 0.5}}), GPU).llm_kwargs()
+    assert sized["kv_cache_memory_bytes"] == GIB // 2 and sized["gpu_memory_utilization"] == 0.9
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "3")  # vLLM's own variable: left to vLLM
+    kwargs = VllmEngine(DescribeConfig.from_dict({"engine": "vllm"}), CPU_BF16).llm_kwargs()
+    assert "kv_cache_memory_bytes" not in kwargs and "gpu_memory_utilization" not in kwargs
+
+
+def test_too_little_memory_is_refused_before_loading(tmp_path, monkeypatch):
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
+    share = VllmEngine(DescribeConfig.from_dict({"engine": "vllm", "vllm": {"gpu_memory_utilization": 0.9}}), CPU_AVX2)
+    # 0.9 of 8 GiB is 7.2 GiB > 6 GiB free
+    with pytest.raises(
+        DescribeError, match=r"describe.vllm.gpu_memory_utilization: 0.9 .* 7.2 GiB, but 6.0 GiB is free"
+    ):
+        share.check_memory(share.llm_kwargs())
+    model = model_folder(tmp_path / "big", weights_bytes=5 * GIB)  # bfloat16 on disk: 10 GiB as float32
+    engine = VllmEngine(DescribeConfig.from_dict({"engine": "vllm", "model": model}), CPU_AVX2)
+    with pytest.raises(
+        DescribeError, match=r"describe.vllm.kv_cache_gib: the model's weights \(~10.0 GiB as float32\)"
+    ):
+        engine.check_memory(engine.llm_kwargs())
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "8")
+    tiny = VllmEngine(DescribeConfig.from_dict({"engine": "vllm", "model": model_folder(tmp_path / "t")}), CPU_AVX2)
+    with pytest.raises(DescribeError, match=r"VLLM_CPU_KVCACHE_SPACE: .* 8.0 GiB KV cache"):
+        tiny.check_memory(tiny.llm_kwargs())
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    tiny.check_memory(tiny.llm_kwargs())  # fits
+    VllmEngine(DescribeConfig.from_dict({"engine": "vllm"}), GPU).check_memory({})  # a GPU is vLLM's to check
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda tmp: str(tmp / "missing"), r"describe.model: the model folder '.*missing' does not exist"),
+        (lambda tmp: model_folder(tmp / "base", chat_template=False), r"describe.model: '.*base' has no chat template"),
+    ],
+)
+def test_bad_model_folders_are_named_before_vllm_loads(tmp_path, monkeypatch, make, message):
+    """The folder is checked after the import of vllm (here a stand-in) and before LLM() starts."""
+    started = []
+    monkeypatch.setitem(sys.modules, "vllm", SimpleNamespace(LLM=lambda **kwargs: started.append(kwargs)))
+    engine = VllmEngine(DescribeConfig.from_dict({"engine": "vllm", "model": make(tmp_path)}), GPU)
+    with pytest.raises(DescribeError, match=message):
+        next(engine.generate([]))
+    assert started == []
+
+
+def test_chat_template_files_count(tmp_path):
+    folder = model_folder(tmp_path / "m", chat_template=False)
+    (Path(folder) / "chat_template.jinja").write_text(LLAMA3_STYLE)
+    assert local_model_folder(folder) == Path(folder)
+    assert local_model_folder("meta-llama/Meta-Llama-3.1-8B-Instruct") is None  # a hub name: vLLM resolves it

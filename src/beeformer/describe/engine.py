@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
-from beeformer.describe.settings import DescribeConfig
+from beeformer.describe.settings import DescribeConfig, DescribeError
+
+#: Files where a Hugging Face model folder keeps its chat template (besides tokenizer_config.json's key).
+CHAT_TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
 
 
 @dataclass(frozen=True)
@@ -55,3 +60,36 @@ class Engine:
 
     def close(self) -> None:
         """Release the model or connections (called once, after the last result)."""
+
+
+def local_model_folder(model: str) -> Path | None:
+    """``describe.model`` as a local folder, checked before anything loads; None for a Hugging Face name.
+
+    A name that reads as a path (``/``, ``.`` or ``~`` first, or more than one ``/``) must be a folder with a
+    ``config.json`` and a chat template: the prompt is rendered with it (see :mod:`beeformer.describe.prompt`).
+    """
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        if model.startswith(("/", ".", "~")) or model.count("/") > 1 or path.exists():
+            raise DescribeError(
+                f"describe.model: the model folder {model!r} does not exist (a local folder is relative to the "
+                "folder Snakemake runs in; a Hugging Face name reads 'org/model')"
+            )
+        return None
+    if not (path / "config.json").is_file():
+        raise DescribeError(f"describe.model: {model!r} has no config.json; it is not a Hugging Face model folder")
+    if not has_chat_template(path):
+        raise DescribeError(
+            f"describe.model: {model!r} has no chat template (tokenizer_config.json 'chat_template' or "
+            f"{' / '.join(CHAT_TEMPLATE_FILES)}); use an instruction-tuned model or add one (docs/descriptions.md)"
+        )
+    return path
+
+
+def has_chat_template(folder: Path) -> bool:
+    if any((folder / name).is_file() for name in CHAT_TEMPLATE_FILES):
+        return True
+    try:
+        return bool(json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8")).get("chat_template"))
+    except (OSError, ValueError, AttributeError):
+        return False

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from beeformer.describe.settings import Prompt, Sampling
+from beeformer.describe.settings import DescribeError, Prompt, Sampling
 
 
 def conversation(prompt: Prompt, text: str) -> list[dict[str, str]]:
@@ -35,9 +35,10 @@ def chat_template_kwargs(prompt: Prompt) -> dict[str, Any]:
 
 def render(tokenizer: Any, prompt: Prompt, text: str) -> str:
     """The prompt string for one item, through the tokenizer's chat template."""
-    if getattr(tokenizer, "chat_template", None) is None:
-        raise ValueError(
-            "the tokenizer has no chat template; use an instruction-tuned model (or set tokenizer.chat_template)"
+    if not getattr(tokenizer, "chat_template", None):
+        raise DescribeError(
+            "describe.model: the model's tokenizer has no chat template; use an instruction-tuned model (or add a "
+            "chat_template.jinja to its folder, docs/descriptions.md)"
         )
     return tokenizer.apply_chat_template(conversation(prompt, text), **chat_template_kwargs(prompt))
 

@@ -106,17 +106,21 @@ class Filter:
 
 @dataclass(frozen=True)
 class VllmSettings:
-    """Offline ``vllm.LLM``. ``tensor_parallel_size`` null: ``describe.gpus`` (at least 1).
+    """Offline ``vllm.LLM``. Settings left ``auto``/null are chosen for the device vLLM runs on (see
+    :mod:`beeformer.describe.vllm_engine`): on a GPU the paper's, on a CPU ones that fit the machine.
 
-    ``chunk_size`` prompts go to ``LLM.generate`` at once; each chunk's descriptions are cached when it returns,
-    so a crash loses at most one chunk.
+    ``tensor_parallel_size`` null: ``describe.gpus`` (at least 1). ``gpu_memory_utilization`` is the share of
+    GPU memory vLLM reserves — on a CPU, the share of *RAM*; ``kv_cache_gib`` sizes the KV cache directly instead
+    (vLLM's ``kv_cache_memory_bytes``). ``chunk_size`` prompts go to ``LLM.generate`` at once; each chunk's
+    descriptions are cached when it returns, so a crash loses at most one chunk.
     """
 
-    dtype: str = "float16"
+    dtype: str = "auto"
     tensor_parallel_size: int | None = None
-    gpu_memory_utilization: float = 0.9
+    gpu_memory_utilization: float | None = None
+    kv_cache_gib: float | None = None
     max_model_len: int | None = None
-    enforce_eager: bool = False
+    enforce_eager: bool | None = None
     chunk_size: int = 512
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from beeformer.contract.models import resolve_model
 from beeformer.describe import prompt as prompts
-from beeformer.describe.engine import Engine, Request, Result
+from beeformer.describe.engine import Engine, Request, Result, local_model_folder
 from beeformer.describe.settings import DescribeError
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class TransformersEngine(Engine):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         settings = self.config.transformers
+        local_model_folder(self.config.model)
         source = resolve_model(self.config.model)
         tokenizer = AutoTokenizer.from_pretrained(source)
         tokenizer.padding_side = "left"
