@@ -4,4 +4,5 @@ import sys
 
 from beeformer.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # vLLM's engine starts its processes with spawn, which imports this module again
+    sys.exit(main())

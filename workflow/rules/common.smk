@@ -71,6 +71,248 @@ def print_tables():
             print(f"\n{path.read_text()}")
 
 
+# --- data
+def dataset_params(wildcards):
+    """The dataset's entry without its describe settings (those do not change the data stage's output)."""
+    spec = config["datasets"][wildcards.dataset]
+    return quoted_json({key: value for key, value in spec.items() if key != "describe"})
+
+
+# --- split
+def split_dataset(wildcards):
+    return config["splits"][wildcards.split]["dataset"]
+
+
+def split_interactions(wildcards):
+    return f"results/data/{split_dataset(wildcards)}/interactions.parquet"
+
+
+def split_items(wildcards):
+    return f"results/data/{split_dataset(wildcards)}/items.parquet"
+
+
+def split_params(wildcards):
+    return quoted_json(config["splits"][wildcards.split])
+
+
+# --- train: tuned on the validation phase (fitted on train), then refit on train_full (beeformer.train.tuning)
+def encoder_splits(wildcards):
+    return config["encoders"][wildcards.encoder]["train_on"]
+
+
+def tune_encoder_inputs(wildcards):
+    inputs = {}
+    for split in encoder_splits(wildcards):
+        dataset = config["splits"][split]["dataset"]
+        inputs[f"train_{split}"] = f"results/splits/{split}/train.parquet"
+        inputs[f"items_{split}"] = f"results/data/{dataset}/items.parquet"
+        for part in ("source", "target", "candidates"):
+            inputs[f"validation_{part}_{split}"] = f"results/splits/{split}/validation_{part}.parquet"
+    return inputs
+
+
+def refit_encoder_inputs(wildcards):
+    """train_full per split, and the validation run's choice where it has one to make (workflow_config.tunes)."""
+    inputs = {}
+    if workflow_config.tunes(config, wildcards.encoder):
+        inputs["tuning"] = workflow_config.tuning_file(wildcards.encoder)
+    for split in encoder_splits(wildcards):
+        dataset = config["splits"][split]["dataset"]
+        inputs[f"train_full_{split}"] = f"results/splits/{split}/train_full.parquet"
+        inputs[f"items_{split}"] = f"results/data/{dataset}/items.parquet"
+    return inputs
+
+
+def encoder_sources(wildcards, part):
+    """--source NAME INTERACTIONS ITEMS per training split, with its ``part`` (train or train_full)."""
+    args = []
+    for split in encoder_splits(wildcards):
+        dataset = config["splits"][split]["dataset"]
+        args.append(f"--source {split} results/splits/{split}/{part}.parquet results/data/{dataset}/items.parquet")
+    return " ".join(args)
+
+
+def tune_encoder_sources(wildcards):
+    return encoder_sources(wildcards, "train")
+
+
+def refit_encoder_sources(wildcards):
+    return encoder_sources(wildcards, "train_full")
+
+
+def encoder_validation(wildcards):
+    """--validation per training split, and how its phase is scored (the baselines' select_by and k)."""
+    args = [
+        f"--validation {split} "
+        + " ".join(f"results/splits/{split}/validation_{part}.parquet" for part in ("source", "target", "candidates"))
+        for split in encoder_splits(wildcards)
+    ]
+    args += [
+        f"--select-by {BASELINES.get('select_by', 'recall@20')}",
+        f"--k {EVALUATION.get('k', 100)}",
+        f"--eval-batch-size {EVALUATION.get('batch_size', 64)}",
+    ]
+    return " ".join(args)
+
+
+def train_params(wildcards):
+    encoder = config["encoders"][wildcards.encoder]
+    return quoted_json({"base_model": encoder["base"], **encoder.get("train", {})})
+
+
+def refit_settings(wildcards, input):
+    """The chosen settings: tuning.json, or the settings as given where nothing was to be chosen."""
+    return f"--tuning {input.tuning}" if "tuning" in input.keys() else f"--params {train_params(wildcards)}"
+
+
+def encoder_gpus(wildcards):
+    return workflow_config.training_gpus(config, wildcards.encoder)
+
+
+def train_launcher(wildcards):
+    return workflow_config.train_launcher(config, wildcards.encoder)
+
+
+def train_omp_threads(wildcards, threads):
+    return workflow_config.threads_per_process(config, wildcards.encoder, threads)
+
+
+# --- baselines and evaluate
+BASELINE_METHODS = methods_of_kind("cf") + methods_of_kind("heater")
+BASELINES = config.get("baselines", {})
+
+
+def pretrained_name(wildcards):
+    return shlex.quote(config["encoders"][wildcards.encoder]["base"])
+
+
+def pretrained_options(wildcards):
+    """An encoder's own text prefix (nomic's "search_document: ") and sequence limit, saved into its folder."""
+    spec = config["encoders"][wildcards.encoder]
+    options = [f"--text-prefix {shlex.quote(spec['text_prefix'])}"] if spec.get("text_prefix") else []
+    if spec.get("max_seq_length"):
+        options.append(f"--max-seq-length {spec['max_seq_length']}")
+    return " ".join(options)
+
+
+def evaluation_option(name, default):
+    value = EVALUATION.get(name, default)
+    return "" if value is None else f"--{name.replace('_', '-')} {value}"
+
+
+def embed_options(wildcards):
+    return " ".join(
+        evaluation_option(name, default)
+        for name, default in (("batch_size", 64), ("max_seq_length", None), ("precision", "auto"))
+    )
+
+
+def evaluation_gpus(wildcards):
+    return EVALUATION.get("gpus", 0)
+
+
+def embeddings_file(split, encoder, phase):
+    """The split's dataset embedded by the encoder's model for its ``phase`` (workflow_config.model_name)."""
+    dataset = config["splits"][split]["dataset"]
+    return f"results/embeddings/{dataset}/{workflow_config.model_name(config, encoder, split, phase)}.parquet"
+
+
+def split_embeddings(wildcards):
+    """The embeddings content-based scoring of a split's phase needs: its dataset's, by the method's model."""
+    return embeddings_file(wildcards.split, wildcards.method, wildcards.phase)
+
+
+def baseline_name(method):
+    """The settings section of a method: heater-<encoder> shares 'heater'."""
+    return "heater" if workflow_config.method_kind(config, method) == "heater" else method
+
+
+def baseline_settings(wildcards):
+    return quoted_json(BASELINES.get(baseline_name(wildcards.method), {}))
+
+
+def heater_embeddings(wildcards, phase):
+    """Heater's content: the split's dataset embedded by the phase's model of the encoder named after 'heater-'."""
+    if baseline_name(wildcards.method) != "heater":
+        return {}
+    encoder = wildcards.method[len(workflow_config.HEATER_PREFIX) :]
+    return {"embeddings": embeddings_file(wildcards.split, encoder, phase)}
+
+
+def tune_inputs(wildcards):
+    phase = f"results/splits/{wildcards.split}/validation"
+    return {
+        "train": f"results/splits/{wildcards.split}/train.parquet",
+        "source": f"{phase}_source.parquet",
+        "target": f"{phase}_target.parquet",
+        "candidates": f"{phase}_candidates.parquet",
+        **heater_embeddings(wildcards, "validation"),
+    }
+
+
+def refit_inputs(wildcards):
+    return {
+        "tuning": f"results/eval/{wildcards.split}/validation/{wildcards.method}/tuning.json",
+        "train_full": f"results/splits/{wildcards.split}/train_full.parquet",
+        "source": f"results/splits/{wildcards.split}/test_source.parquet",
+        "candidates": f"results/splits/{wildcards.split}/test_candidates.parquet",
+        **heater_embeddings(wildcards, "test"),
+    }
+
+
+def baseline_options(wildcards, threads, phase):
+    embeddings = heater_embeddings(wildcards, phase)
+    options = [f"--embeddings {embeddings['embeddings']}"] if embeddings else []
+    options += [f"--k {EVALUATION.get('k', 100)}", f"--seed {BASELINES.get('seed', 42)}", f"--threads {threads}"]
+    return " ".join(options)
+
+
+def tune_options(wildcards, threads):
+    select_by = BASELINES.get("select_by", "recall@20")
+    return f"{baseline_options(wildcards, threads, 'validation')} --select-by {select_by}"
+
+
+def refit_options(wildcards, threads):
+    return baseline_options(wildcards, threads, "test")
+
+
+def baseline_mem_mb(wildcards):
+    """EASE holds two dense items x items matrices; the others stay far below."""
+    return 32000 if baseline_name(wildcards.method) == "ease" else 16000
+
+
+def evaluate_options(wildcards):
+    return f"{evaluation_option('n_bootstrap', 1000)} {evaluation_option('seed', 42)}"
+
+
+# --- report
+def overview_inputs(wildcards):
+    files = {"table1": "results/tables/table1.csv"}
+    for name in DATASETS:
+        files[f"data_{name}"] = f"results/data/{name}/data.json"
+        files[f"describe_{name}"] = f"results/data/{name}/describe.json"
+    return files
+
+
+def overview_config(wildcards):
+    """The run's configuration (a function: its braces, e.g. the describe prompt's {text}, are no wildcards)."""
+    return quoted_json(config)
+
+
+def overview_datasets(wildcards):
+    return " ".join(
+        f"--dataset {name} results/data/{name}/data.json results/data/{name}/describe.json" for name in DATASETS
+    )
+
+
+def report_inputs(wildcards):
+    return workflow_config.table_inputs(config, wildcards.table)
+
+
+def report_spec(wildcards):
+    return quoted_json(workflow_config.table_spec(config, wildcards.table))
+
+
 # --- describe
 def describe_inputs(wildcards):
     """The gathered features, and the released descriptions file for engine published (a rerun when it changes)."""
@@ -99,537 +341,6 @@ def describe_threads(wildcards):
 
 def describe_conda(wildcards):
     return f"../../envs/{workflow_config.describe_conda_env(config, wildcards.dataset)}"
-
-
-# --- data
-def dataset_params(wildcards):
-    """The dataset's entry without its describe settings (those do not change the data stage's output)."""
-    spec = config["datasets"][wildcards.dataset]
-    return quoted_json({key: value for key, value in spec.items() if key != "describe"})
-
-
-# --- split
-def split_dataset(wildcards):
-    return config["splits"][wildcards.split]["dataset"]
-
-
-def split_interactions(wildcards):
-    return f"results/data/{split_dataset(wildcards)}/interactions.parquet"
-
-
-def split_items(wildcards):
-    return f"results/data/{split_dataset(wildcards)}/items.parquet"
-
-
-def split_params(wildcards):
-    return quoted_json(config["splits"][wildcards.split])
-
-
-# --- train: tuned on the validation phase (fitted on train), then refit on train_full (beeformer.train.tuning)
-def encoder_splits(wildcards):
-    return config["encoders"][wildcards.encoder]["train_on"]
-
-
-def tune_encoder_inputs(wildcards):
-    inputs = {}
-    for split in encoder_splits(wildcards):
-        dataset = config["splits"][split]["dataset"]
-        inputs[f"train_{split}"] = f"results/splits/{split}/train.parquet"
-        inputs[f"items_{split}"] = f"results/data/{dataset}/items.parquet"
-        for part in ("source", "target", "candidates"):
-            inputs[f"validation_{part}_{split}"] = f"results/splits/{split}/validation_{part}.parquet"
-    return inputs
-
-
-def refit_encoder_inputs(wildcards):
-    """train_full per split, and the validation run's choice where it has one to make (workflow_config.tunes)."""
-    inputs = {}
-    if workflow_config.tunes(config, wildcards.encoder):
-        inputs["tuning"] = workflow_config.tuning_file(wildcards.encoder)
-    for split in encoder_splits(wildcards):
-        dataset = config["splits"][split]["dataset"]
-        inputs[f"train_full_{split}"] = f"results/splits/{split}/train_full.parquet"
-        inputs[f"items_{split}"] = f"results/data/{dataset}/items.parquet"
-    return inputs
-
-
-def encoder_sources(wildcards, part):
-    """--source NAME INTERACTIONS ITEMS per training split, with its ``part`` (train or train_full)."""
-    args = []
-    for split in encoder_splits(wildcards):
-        dataset = config["splits"][split]["dataset"]
-        args.append(f"--source {split} results/splits/{split}/{part}.parquet results/data/{dataset}/items.parquet")
-    return " ".join(args)
-
-
-def tune_encoder_sources(wildcards):
-    return encoder_sources(wildcards, "train")
-
-
-def refit_encoder_sources(wildcards):
-    return encoder_sources(wildcards, "train_full")
-
-
-def encoder_validation(wildcards):
-    """--validation per training split, and how its phase is scored (the baselines' select_by and k)."""
-    args = [
-        f"--validation {split} "
-        + " ".join(f"results/splits/{split}/validation_{part}.parquet" for part in ("source", "target", "candidates"))
-        for split in encoder_splits(wildcards)
-    ]
-    args += [
-        f"--select-by {BASELINES.get('select_by', 'recall@20')}",
-        f"--k {EVALUATION.get('k', 100)}",
-        f"--eval-batch-size {EVALUATION.get('batch_size', 64)}",
-    ]
-    return " ".join(args)
-
-
-def train_params(wildcards):
-    encoder = config["encoders"][wildcards.encoder]
-    return quoted_json({"base_model": encoder["base"], **encoder.get("train", {})})
-
-
-def refit_settings(wildcards, input):
-    """The chosen settings: tuning.json, or the settings as given where nothing was to be chosen."""
-    return f"--tuning {input.tuning}" if "tuning" in input.keys() else f"--params {train_params(wildcards)}"
-
-
-def encoder_gpus(wildcards):
-    return workflow_config.training_gpus(config, wildcards.encoder)
-
-
-def train_launcher(wildcards):
-    return workflow_config.train_launcher(config, wildcards.encoder)
-
-
-def train_omp_threads(wildcards, threads):
-    return workflow_config.threads_per_process(config, wildcards.encoder, threads)
-
-
-# --- baselines and evaluate
-BASELINE_METHODS = methods_of_kind("cf") + methods_of_kind("heater")
-BASELINES = config.get("baselines", {})
-
-
-def pretrained_name(wildcards):
-    return shlex.quote(config["encoders"][wildcards.encoder]["base"])
-
-
-def pretrained_options(wildcards):
-    """An encoder's own text prefix (nomic's "search_document: ") and sequence limit, saved into its folder."""
-    spec = config["encoders"][wildcards.encoder]
-    options = [f"--text-prefix {shlex.quote(spec['text_prefix'])}"] if spec.get("text_prefix") else []
-    if spec.get("max_seq_length"):
-        options.append(f"--max-seq-length {spec['max_seq_length']}")
-    return " ".join(options)
-
-
-def evaluation_option(name, default):
-    value = EVALUATION.get(name, default)
-    return "" if value is None else f"--{name.replace('_', '-')} {value}"
-
-
-def embed_options(wildcards):
-    return " ".join(
-        evaluation_option(name, default)
-        for name, default in (("batch_size", 64), ("max_seq_length", None), ("precision", "auto"))
-    )
-
-
-def evaluation_gpus(wildcards):
-    return EVALUATION.get("gpus", 0)
-
-
-def embeddings_file(split, encoder, phase):
-    """The split's dataset embedded by the encoder's model for its ``phase`` (workflow_config.model_name)."""
-    dataset = config["splits"][split]["dataset"]
-    return f"results/embeddings/{dataset}/{workflow_config.model_name(config, encoder, split, phase)}.parquet"
-
-
-def split_embeddings(wildcards):
-    """The embeddings content-based scoring of a split's phase needs: its dataset's, by the method's model."""
-    return embeddings_file(wildcards.split, wildcards.method, wildcards.phase)
-
-
-def baseline_name(method):
-    """The settings section of a method: heater-<encoder> shares 'heater'."""
-    return "heater" if workflow_config.method_kind(config, method) == "heater" else method
-
-
-def baseline_settings(wildcards):
-    return quoted_json(BASELINES.get(baseline_name(wildcards.method), {}))
-
-
-def heater_embeddings(wildcards, phase):
-    """Heater's content: the split's dataset embedded by the phase's model of the encoder named after 'heater-'."""
-    if baseline_name(wildcards.method) != "heater":
-        return {}
-    encoder = wildcards.method[len(workflow_config.HEATER_PREFIX) :]
-    return {"embeddings": embeddings_file(wildcards.split, encoder, phase)}
-
-
-def tune_inputs(wildcards):
-    phase = f"results/splits/{wildcards.split}/validation"
-    return {
-        "train": f"results/splits/{wildcards.split}/train.parquet",
-        "source": f"{phase}_source.parquet",
-        "target": f"{phase}_target.parquet",
-        "candidates": f"{phase}_candidates.parquet",
-        **heater_embeddings(wildcards, "validation"),
-    }
-
-
-def refit_inputs(wildcards):
-    return {
-        "tuning": f"results/eval/{wildcards.split}/validation/{wildcards.method}/tuning.json",
-        "train_full": f"results/splits/{wildcards.split}/train_full.parquet",
-        "source": f"results/splits/{wildcards.split}/test_source.parquet",
-        "candidates": f"results/splits/{wildcards.split}/test_candidates.parquet",
-        **heater_embeddings(wildcards, "test"),
-    }
-
-
-def baseline_options(wildcards, threads, phase):
-    embeddings = heater_embeddings(wildcards, phase)
-    options = [f"--embeddings {embeddings['embeddings']}"] if embeddings else []
-    options += [f"--k {EVALUATION.get('k', 100)}", f"--seed {BASELINES.get('seed', 42)}", f"--threads {threads}"]
-    return " ".join(options)
-
-
-def tune_options(wildcards, threads):
-    select_by = BASELINES.get("select_by", "recall@20")
-    return f"{baseline_options(wildcards, threads, 'validation')} --select-by {select_by}"
-
-
-def refit_options(wildcards, threads):
-    return baseline_options(wildcards, threads, "test")
-
-
-def baseline_mem_mb(wildcards):
-    """EASE holds two dense items x items matrices; the others stay far below."""
-    return 32000 if baseline_name(wildcards.method) == "ease" else 16000
-
-
-def evaluate_options(wildcards):
-    return f"{evaluation_option('n_bootstrap', 1000)} {evaluation_option('seed', 42)}"
-
-
-# --- report
-def overview_inputs(wildcards):
-    files = {"table1": "results/tables/table1.csv"}
-    for name in DATASETS:
-        files[f"data_{name}"] = f"results/data/{name}/data.json"
-        files[f"describe_{name}"] = f"results/data/{name}/describe.json"
-    return files
-
-
-def overview_config(wildcards):
-    """The run's configuration (a function: its braces, e.g. the describe prompt's {text}, are no wildcards)."""
-    return quoted_json(config)
-
-
-def overview_datasets(wildcards):
-    return " ".join(
-        f"--dataset {name} results/data/{name}/data.json results/data/{name}/describe.json" for name in DATASETS
-    )
-
-
-def report_inputs(wildcards):
-    return workflow_config.table_inputs(config, wildcards.table)
-
-
-def report_spec(wildcards):
-    return quoted_json(workflow_config.table_spec(config, wildcards.table))
-
-
-# --- data
-def dataset_params(wildcards):
-    """The dataset's entry without its describe settings (those do not change the data stage's output)."""
-    spec = config["datasets"][wildcards.dataset]
-    return quoted_json({key: value for key, value in spec.items() if key != "describe"})
-
-
-# --- split
-def split_dataset(wildcards):
-    return config["splits"][wildcards.split]["dataset"]
-
-
-def split_interactions(wildcards):
-    return f"results/data/{split_dataset(wildcards)}/interactions.parquet"
-
-
-def split_items(wildcards):
-    return f"results/data/{split_dataset(wildcards)}/items.parquet"
-
-
-def split_params(wildcards):
-    return quoted_json(config["splits"][wildcards.split])
-
-
-# --- train: tuned on the validation phase (fitted on train), then refit on train_full (beeformer.train.tuning)
-def encoder_splits(wildcards):
-    return config["encoders"][wildcards.encoder]["train_on"]
-
-
-def tune_encoder_inputs(wildcards):
-    inputs = {}
-    for split in encoder_splits(wildcards):
-        dataset = config["splits"][split]["dataset"]
-        inputs[f"train_{split}"] = f"results/splits/{split}/train.parquet"
-        inputs[f"items_{split}"] = f"results/data/{dataset}/items.parquet"
-        for part in ("source", "target", "candidates"):
-            inputs[f"validation_{part}_{split}"] = f"results/splits/{split}/validation_{part}.parquet"
-    return inputs
-
-
-def refit_encoder_inputs(wildcards):
-    """train_full per split, and the validation run's choice where it has one to make (workflow_config.tunes)."""
-    inputs = {}
-    if workflow_config.tunes(config, wildcards.encoder):
-        inputs["tuning"] = workflow_config.tuning_file(wildcards.encoder)
-    for split in encoder_splits(wildcards):
-        dataset = config["splits"][split]["dataset"]
-        inputs[f"train_full_{split}"] = f"results/splits/{split}/train_full.parquet"
-        inputs[f"items_{split}"] = f"results/data/{dataset}/items.parquet"
-    return inputs
-
-
-def encoder_sources(wildcards, part):
-    """--source NAME INTERACTIONS ITEMS per training split, with its ``part`` (train or train_full)."""
-    args = []
-    for split in encoder_splits(wildcards):
-        dataset = config["splits"][split]["dataset"]
-        args.append(f"--source {split} results/splits/{split}/{part}.parquet results/data/{dataset}/items.parquet")
-    return " ".join(args)
-
-
-def tune_encoder_sources(wildcards):
-    return encoder_sources(wildcards, "train")
-
-
-def refit_encoder_sources(wildcards):
-    return encoder_sources(wildcards, "train_full")
-
-
-def encoder_validation(wildcards):
-    """--validation per training split, and how its phase is scored (the baselines' select_by and k)."""
-    args = [
-        f"--validation {split} "
-        + " ".join(f"results/splits/{split}/validation_{part}.parquet" for part in ("source", "target", "candidates"))
-        for split in encoder_splits(wildcards)
-    ]
-    args += [
-        f"--select-by {BASELINES.get('select_by', 'recall@20')}",
-        f"--k {EVALUATION.get('k', 100)}",
-        f"--eval-batch-size {EVALUATION.get('batch_size', 64)}",
-    ]
-    return " ".join(args)
-
-
-def train_params(wildcards):
-    encoder = config["encoders"][wildcards.encoder]
-    return quoted_json({"base_model": encoder["base"], **encoder.get("train", {})})
-
-
-def refit_settings(wildcards, input):
-    """The chosen settings: tuning.json, or the settings as given where nothing was to be chosen."""
-    return f"--tuning {input.tuning}" if "tuning" in input.keys() else f"--params {train_params(wildcards)}"
-
-
-def encoder_gpus(wildcards):
-    return workflow_config.training_gpus(config, wildcards.encoder)
-
-
-def train_launcher(wildcards):
-    return workflow_config.train_launcher(config, wildcards.encoder)
-
-
-def train_omp_threads(wildcards, threads):
-    return workflow_config.threads_per_process(config, wildcards.encoder, threads)
-
-
-# --- baselines and evaluate
-BASELINE_METHODS = methods_of_kind("cf") + methods_of_kind("heater")
-BASELINES = config.get("baselines", {})
-
-
-def pretrained_name(wildcards):
-    return shlex.quote(config["encoders"][wildcards.encoder]["base"])
-
-
-def pretrained_options(wildcards):
-    """An encoder's own text prefix (nomic's "search_document: ") and sequence limit, saved into its folder."""
-    spec = config["encoders"][wildcards.encoder]
-    options = [f"--text-prefix {shlex.quote(spec['text_prefix'])}"] if spec.get("text_prefix") else []
-    if spec.get("max_seq_length"):
-        options.append(f"--max-seq-length {spec['max_seq_length']}")
-    return " ".join(options)
-
-
-def evaluation_option(name, default):
-    value = EVALUATION.get(name, default)
-    return "" if value is None else f"--{name.replace('_', '-')} {value}"
-
-
-def embed_options(wildcards):
-    return " ".join(
-        evaluation_option(name, default)
-        for name, default in (("batch_size", 64), ("max_seq_length", None), ("precision", "auto"))
-    )
-
-
-def evaluation_gpus(wildcards):
-    return EVALUATION.get("gpus", 0)
-
-
-def embeddings_file(split, encoder, phase):
-    """The split's dataset embedded by the encoder's model for its ``phase`` (workflow_config.model_name)."""
-    dataset = config["splits"][split]["dataset"]
-    return f"results/embeddings/{dataset}/{workflow_config.model_name(config, encoder, split, phase)}.parquet"
-
-
-def split_embeddings(wildcards):
-    """The embeddings content-based scoring of a split's phase needs: its dataset's, by the method's model."""
-    return embeddings_file(wildcards.split, wildcards.method, wildcards.phase)
-
-
-def baseline_name(method):
-    """The settings section of a method: heater-<encoder> shares 'heater'."""
-    return "heater" if workflow_config.method_kind(config, method) == "heater" else method
-
-
-def baseline_settings(wildcards):
-    return quoted_json(BASELINES.get(baseline_name(wildcards.method), {}))
-
-
-def heater_embeddings(wildcards, phase):
-    """Heater's content: the split's dataset embedded by the phase's model of the encoder named after 'heater-'."""
-    if baseline_name(wildcards.method) != "heater":
-        return {}
-    encoder = wildcards.method[len(workflow_config.HEATER_PREFIX) :]
-    return {"embeddings": embeddings_file(wildcards.split, encoder, phase)}
-
-
-def tune_inputs(wildcards):
-    phase = f"results/splits/{wildcards.split}/validation"
-    return {
-        "train": f"results/splits/{wildcards.split}/train.parquet",
-        "source": f"{phase}_source.parquet",
-        "target": f"{phase}_target.parquet",
-        "candidates": f"{phase}_candidates.parquet",
-        **heater_embeddings(wildcards, "validation"),
-    }
-
-
-def refit_inputs(wildcards):
-    return {
-        "tuning": f"results/eval/{wildcards.split}/validation/{wildcards.method}/tuning.json",
-        "train_full": f"results/splits/{wildcards.split}/train_full.parquet",
-        "source": f"results/splits/{wildcards.split}/test_source.parquet",
-        "candidates": f"results/splits/{wildcards.split}/test_candidates.parquet",
-        **heater_embeddings(wildcards, "test"),
-    }
-
-
-def baseline_options(wildcards, threads, phase):
-    embeddings = heater_embeddings(wildcards, phase)
-    options = [f"--embeddings {embeddings['embeddings']}"] if embeddings else []
-    options += [f"--k {EVALUATION.get('k', 100)}", f"--seed {BASELINES.get('seed', 42)}", f"--threads {threads}"]
-    return " ".join(options)
-
-
-def tune_options(wildcards, threads):
-    select_by = BASELINES.get("select_by", "recall@20")
-    return f"{baseline_options(wildcards, threads, 'validation')} --select-by {select_by}"
-
-
-def refit_options(wildcards, threads):
-    return baseline_options(wildcards, threads, "test")
-
-
-def baseline_mem_mb(wildcards):
-    """EASE holds two dense items x items matrices; the others stay far below."""
-    return 32000 if baseline_name(wildcards.method) == "ease" else 16000
-
-
-def evaluate_options(wildcards):
-    return f"{evaluation_option('n_bootstrap', 1000)} {evaluation_option('seed', 42)}"
-
-
-# --- report
-def overview_inputs(wildcards):
-    files = {"table1": "results/tables/table1.csv"}
-    for name in DATASETS:
-        files[f"data_{name}"] = f"results/data/{name}/data.json"
-        files[f"describe_{name}"] = f"results/data/{name}/describe.json"
-    return files
-
-
-def overview_config(wildcards):
-    """The run's configuration (a function: its braces, e.g. the describe prompt's {text}, are no wildcards)."""
-    return quoted_json(config)
-
-
-def overview_datasets(wildcards):
-    return " ".join(
-        f"--dataset {name} results/data/{name}/data.json results/data/{name}/describe.json" for name in DATASETS
-    )
-
-
-def report_inputs(wildcards):
-    return workflow_config.table_inputs(config, wildcards.table)
-
-
-def report_spec(wildcards):
-    return quoted_json(workflow_config.table_spec(config, wildcards.table))
-
-
-# --- describe
-def describe_spec(wildcards):
-    return config["datasets"][wildcards.dataset].get("describe", {"engine": "none"})
-
-
-def describe_engine(wildcards):
-    return describe_spec(wildcards).get("engine", "none")
-
-
-def describe_params(wildcards):
-    return quoted_json(describe_spec(wildcards))
-
-
-def describe_inputs(wildcards):
-    """The gathered features, and the released descriptions file for engine published (a rerun when it changes)."""
-    inputs = {"features": f"results/data/{wildcards.dataset}/item_features.parquet"}
-    spec = describe_spec(wildcards)
-    if spec.get("engine") == "published" and spec.get("published", {}).get("path"):
-        inputs["published"] = spec["published"]["path"]
-    return inputs
-
-
-def describe_gpus(wildcards):
-    """describe.gpus; by default the tensor-parallel size for vllm (1 if unset) and none for the other engines."""
-    spec = describe_spec(wildcards)
-    if spec.get("engine", "none") in ("none", "published"):
-        return 0  # reading texts needs no GPU, whatever an overlaid config left in `gpus`
-    if spec.get("gpus") is not None:
-        return spec["gpus"]
-    if spec.get("engine") == "vllm":
-        return spec.get("vllm", {}).get("tensor_parallel_size") or 1
-    return 0
-
-
-def describe_threads(wildcards):
-    """CPU threads: all cores for a local transformers model, a few for vLLM's tokenization, else one."""
-    engine = describe_engine(wildcards)
-    if engine == "transformers":
-        return THREADS
-    return 4 if engine == "vllm" else 1
-
-
-def describe_conda(wildcards):
-    """vLLM pins its own CUDA build of torch, so engine vllm runs in its own environment."""
-    return "../../envs/vllm.yaml" if describe_engine(wildcards) == "vllm" else "../../envs/beeformer.yaml"
 
 
 # --- data
