@@ -40,6 +40,7 @@ class Engine:
 
     def __init__(self, config: DescribeConfig):
         self.config = config
+        self.load_seconds = 0.0  # time spent loading the model (reported apart from the generation throughput)
 
     def output_settings(self) -> dict[str, Any]:
         """Engine settings that change the outputs (part of the cache key); speed-only settings stay out."""

@@ -158,7 +158,8 @@ def _generated_outputs(config, features, report, cache_dir, engine, progress):
     generation_started = time.perf_counter()
     if todo:
         _run_engine(engine, list(todo.values()), cache, errors, first_item, config, progress, report)
-    generation_seconds = time.perf_counter() - generation_started
+    generation_seconds = time.perf_counter() - generation_started - engine.load_seconds
+    report["load_seconds"] = round(engine.load_seconds, 3)
     report["generated_per_second"] = round(report["generated"] / generation_seconds, 3) if report["generated"] else None
     report["cache"] = {
         "file": str(cache.path),

@@ -11,6 +11,7 @@ and generated ``transformers.batch_size`` at a time. Generation stops at the end
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -60,7 +61,9 @@ class TransformersEngine(Engine):
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = settings.dtype if settings.dtype == "auto" else getattr(torch, settings.dtype)
+        started = time.perf_counter()
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device).eval()
+        self.load_seconds = time.perf_counter() - started
         self.tokenizer, self.model, self.device = tokenizer, model, device
         self.stop_ids = prompts.stop_token_ids(tokenizer, self.config.sampling)
         if not self.stop_ids:

@@ -4,7 +4,9 @@ The authors' setup (README of their repository): ``LLM(model="meta-llama/Meta-Ll
 dtype="float16")``; prompts from ``tokenizer.apply_chat_template(conversation, tokenize=False)`` with the
 conversation of :func:`beeformer.describe.prompt.conversation`; ``SamplingParams(temperature=0.1, top_p=0.9,
 max_tokens=512, stop_token_ids=[eos, <|eot_id|>])``; the text of the first output. Here the prompts go to
-``LLM.generate`` in chunks of ``vllm.chunk_size`` so that each chunk is cached as soon as it returns.
+``LLM.generate`` in chunks of ``vllm.chunk_size`` so that each chunk is cached as soon as it returns, and they
+are tokenized without adding special tokens, as vLLM's own chat API does (the rendered template already starts
+with ``<|begin_of_text|>``; the authors' plain-string prompts got a second one), like the ``transformers`` engine.
 
 Settings left ``auto``/null follow the device of the installed vLLM build (:class:`Machine`):
 
@@ -26,6 +28,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,6 +194,7 @@ class VllmEngine(Engine):
         kwargs = self.llm_kwargs()
         self.check_memory(kwargs)
         log.info("vllm (%s build): loading %s", self.machine.device, kwargs)
+        started = time.perf_counter()
         try:
             self._llm = vllm.LLM(**kwargs)
         except Exception as error:
@@ -199,6 +203,7 @@ class VllmEngine(Engine):
                 f"describe.model {self.config.model!r}: vLLM failed to start ({type(error).__name__}: {first_line}); "
                 "its own error is above in the log"
             ) from error
+        self.load_seconds = time.perf_counter() - started
         return vllm
 
     def generate(self, requests: Sequence[Request]) -> Iterator[Result]:
@@ -208,7 +213,12 @@ class VllmEngine(Engine):
         size = max(self.config.vllm.chunk_size, 1)
         for start in range(0, len(requests), size):
             chunk = requests[start : start + size]
-            outputs = self._llm.generate(self.prompts(tokenizer, [r.text for r in chunk]), params, use_tqdm=False)
+            outputs = self._llm.generate(
+                self.prompts(tokenizer, [r.text for r in chunk]),
+                params,
+                use_tqdm=False,
+                tokenization_kwargs={"add_special_tokens": False},  # the chat template already has them
+            )
             for request, output in zip(chunk, outputs, strict=True):
                 completion = output.outputs[0]
                 yield Result(request.key, completion.text, completion.finish_reason)
