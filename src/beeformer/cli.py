@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from beeformer import contract
+from beeformer.contract.metrics import N_BOOTSTRAP, SEED, K
 
 EPILOG = "Stages exchange only the files of the data contract (docs/files.md). Snakemake runs them in order."
 
@@ -367,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tuning", default=None, help="output with --validation: tuning.json (every point, the choice)")
     p.add_argument("--select-by", default="recall@20", help="validation metric that picks steps and settings")
-    p.add_argument("--k", type=int, default=100, help="predictions per user when scoring validation")
+    p.add_argument("--k", type=int, default=K, help="predictions per user when scoring validation")
     p.add_argument("--eval-batch-size", type=int, default=64, help="texts per batch when scoring validation")
     p.add_argument("--model-dir", required=True, help="output: sentence-Transformer folder")
     p.add_argument("--log-dir", required=True, help="output: training_log.csv and loss.png")
@@ -416,8 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--candidates", required=True, help="the phase's *_candidates.parquet")
         p.add_argument("--predictions", required=True, help="output: predictions.parquet")
         p.add_argument("--embeddings", default=None, help="item embeddings (Heater)")
-        p.add_argument("--k", type=int, default=100)
-        p.add_argument("--seed", type=int, default=42)
+        p.add_argument("--k", type=int, default=K)
+        p.add_argument("--seed", type=int, default=SEED)
         p.add_argument("--threads", type=int, default=1)
 
     p = stage(
@@ -454,15 +455,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", required=True, help="users' histories (a split's *_source.parquet)")
     p.add_argument("--candidates", required=True, help="a split's *_candidates.parquet")
     p.add_argument("--predictions", required=True, help="output: predictions.parquet")
-    p.add_argument("--k", type=int, default=100)
+    p.add_argument("--k", type=int, default=K)
 
     p = stage("evaluate", "Recall@20, Recall@50, NDCG@100 (RecPack's definitions) with bootstrap errors.", cmd_evaluate)
     p.add_argument("--predictions", required=True)
     p.add_argument("--targets", required=True, help="a split's *_target.parquet")
     p.add_argument("--metrics", required=True, help="output: metrics.json")
     p.add_argument("--per-user", default=None, help="output: per_user.parquet (user_id, one column per metric)")
-    p.add_argument("--n-bootstrap", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--n-bootstrap", type=int, default=N_BOOTSTRAP)
+    p.add_argument("--seed", type=int, default=SEED)
 
     p = stage(
         "report",

@@ -306,10 +306,9 @@ def table_spec(config: dict[str, Any], name: str) -> dict[str, Any]:
         "name": name,
         "caption": table.get("caption", name),
         "metrics": table.get("metrics", TABLE_METRICS),
-        "n_bootstrap": evaluation.get("n_bootstrap", 1000),
-        "seed": evaluation.get("seed", 42),
         "blocks": blocks,
     }
+    spec.update({key: evaluation[key] for key in ("n_bootstrap", "seed") if key in evaluation})  # else the report's
     for key in ("headers", "claims"):
         if key in table:
             spec[key] = table[key]

@@ -23,7 +23,7 @@ PRETRAINED = workflow_config.pretrained_encoders(config)
 MODELS = workflow_config.model_names(config)  # results/models/<name>: pretrained, <trained>/{validation,test}
 EXPERIMENTS = list(config["experiments"])
 TABLES = workflow_config.table_names(config)  # one per experiment, then the configured tables
-EVALUATION = config.get("evaluation", {})
+EVALUATION = config["evaluation"]  # the schema fills every default
 THREADS = workflow_config.threads(config)  # of each multi-threaded job (config `threads`)
 # The package's source, relative to the working folder (so that moving a checkout reruns nothing): the vLLM
 # environments (envs/vllm-*.yaml, envs/vllm-cpu.txt) cannot install beeformer, whose pins would replace vLLM's own.
@@ -148,9 +148,9 @@ def encoder_validation(wildcards):
         for split in encoder_splits(wildcards)
     ]
     args += [
-        f"--select-by {BASELINES.get('select_by', 'recall@20')}",
-        f"--k {EVALUATION.get('k', 100)}",
-        f"--eval-batch-size {EVALUATION.get('batch_size', 64)}",
+        f"--select-by {BASELINES['select_by']}",
+        f"--k {EVALUATION['k']}",
+        f"--eval-batch-size {EVALUATION['batch_size']}",
     ]
     return " ".join(args)
 
@@ -179,7 +179,7 @@ def train_omp_threads(wildcards, threads):
 
 # --- baselines and evaluate
 BASELINE_METHODS = methods_of_kind("cf") + methods_of_kind("heater")
-BASELINES = config.get("baselines", {})
+BASELINES = config["baselines"]
 
 
 def pretrained_name(wildcards):
@@ -195,20 +195,17 @@ def pretrained_options(wildcards):
     return " ".join(options)
 
 
-def evaluation_option(name, default):
-    value = EVALUATION.get(name, default)
+def evaluation_option(name):
+    value = EVALUATION[name]
     return "" if value is None else f"--{name.replace('_', '-')} {value}"
 
 
 def embed_options(wildcards):
-    return " ".join(
-        evaluation_option(name, default)
-        for name, default in (("batch_size", 64), ("max_seq_length", None), ("precision", "auto"))
-    )
+    return " ".join(evaluation_option(name) for name in ("batch_size", "max_seq_length", "precision"))
 
 
 def evaluation_gpus(wildcards):
-    return EVALUATION.get("gpus", 0)
+    return EVALUATION["gpus"]
 
 
 def embeddings_file(split, encoder, phase):
@@ -263,12 +260,12 @@ def refit_inputs(wildcards):
 def baseline_options(wildcards, threads, phase):
     embeddings = heater_embeddings(wildcards, phase)
     options = [f"--embeddings {embeddings['embeddings']}"] if embeddings else []
-    options += [f"--k {EVALUATION.get('k', 100)}", f"--seed {BASELINES.get('seed', 42)}", f"--threads {threads}"]
+    options += [f"--k {EVALUATION['k']}", f"--seed {BASELINES['seed']}", f"--threads {threads}"]
     return " ".join(options)
 
 
 def tune_options(wildcards, threads):
-    select_by = BASELINES.get("select_by", "recall@20")
+    select_by = BASELINES["select_by"]
     return f"{baseline_options(wildcards, threads, 'validation')} --select-by {select_by}"
 
 
@@ -282,7 +279,7 @@ def baseline_mem_mb(wildcards):
 
 
 def evaluate_options(wildcards):
-    return f"{evaluation_option('n_bootstrap', 1000)} {evaluation_option('seed', 42)}"
+    return f"{evaluation_option('n_bootstrap')} {evaluation_option('seed')}"
 
 
 # --- report

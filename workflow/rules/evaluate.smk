@@ -37,7 +37,7 @@ rule recommend_by_text:
     wildcard_constraints:
         method=one_of(ENCODERS),
     params:
-        k=EVALUATION.get("k", 100),
+        k=EVALUATION["k"],
     log:
         "results/logs/evaluate/{split}-{phase}-{method}-predictions.log",
     benchmark:

@@ -31,7 +31,7 @@ from beeformer.baselines.base import BaselineError, FitData, Queries, Recommende
 from beeformer.baselines.cf import ALS, EASE, ELSA, SANSA, ElsaRec, ItemKNN, Popularity
 from beeformer.baselines.heater import Heater
 from beeformer.contract.grid import edges, expand
-from beeformer.contract.metrics import parse_metric, per_user_metrics
+from beeformer.contract.metrics import K, parse_metric, per_user_metrics
 from beeformer.contract.ranking import predictions_frame, rank_users
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def tune(
     tuning: str | os.PathLike[str],
     embeddings: str | os.PathLike[str] | None = None,
     select_by: str = "recall@20",
-    k: int = 100,
+    k: int = K,
     seed: int = 42,
     threads: int = 1,
 ) -> dict[str, Any]:
@@ -190,7 +190,7 @@ def refit(
     predictions: str | os.PathLike[str],
     fit_report: str | os.PathLike[str],
     embeddings: str | os.PathLike[str] | None = None,
-    k: int = 100,
+    k: int = K,
     seed: int = 42,
     threads: int = 1,
 ) -> dict[str, Any]:

@@ -15,6 +15,10 @@ import numpy as np
 import pandas as pd
 
 METRICS: tuple[str, ...] = ("recall@20", "recall@50", "ndcg@100")
+#: Predictions kept per user (the largest K of the metrics), bootstrap resamples and seed: the stages' defaults.
+K = 100
+N_BOOTSTRAP = 1000
+SEED = 42
 METRIC_KINDS = ("recall", "ndcg")
 
 #: Bootstrap resamples are drawn in blocks of at most this many user draws (about 32 MB per array).
@@ -126,7 +130,7 @@ def resample_means(values: np.ndarray, n_bootstrap: int, seed: int) -> np.ndarra
     return means
 
 
-def summarize(per_user: pd.DataFrame, n_bootstrap: int = 1000, seed: int = 42) -> dict[str, dict[str, float]]:
+def summarize(per_user: pd.DataFrame, n_bootstrap: int = N_BOOTSTRAP, seed: int = SEED) -> dict[str, dict[str, float]]:
     """metric -> {"mean": ..., "se": bootstrap standard error over users, "users": n}.
 
     The same resampled users serve every metric; ``se`` is the standard deviation (ddof=1) of the means

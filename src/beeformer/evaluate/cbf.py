@@ -12,6 +12,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from beeformer import contract
+from beeformer.contract.metrics import K
 from beeformer.contract.ranking import content_based_predictions, interaction_matrix
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ def recommend(
     source_path: str | os.PathLike[str],
     candidates_path: str | os.PathLike[str],
     predictions_path: str | os.PathLike[str],
-    k: int = 100,
+    k: int = K,
 ) -> pd.DataFrame:
     """Write the top-``k`` content-based predictions of every user in ``source_path``."""
     item_ids, embeddings = contract.read_embeddings(embeddings_path)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from beeformer import contract
-from beeformer.contract.metrics import METRICS, per_user_metrics, summarize
+from beeformer.contract.metrics import METRICS, N_BOOTSTRAP, SEED, per_user_metrics, summarize
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +19,8 @@ def evaluate_predictions(
     metrics_path: str | os.PathLike[str],
     per_user_path: str | os.PathLike[str] | None = None,
     metrics: Sequence[str] = METRICS,
-    n_bootstrap: int = 1000,
-    seed: int = 42,
+    n_bootstrap: int = N_BOOTSTRAP,
+    seed: int = SEED,
 ) -> dict[str, Any]:
     """Mean of each metric over the target users, with bootstrap standard errors.
 

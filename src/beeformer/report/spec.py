@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from beeformer.contract import ContractError
-from beeformer.contract.metrics import parse_metric
+from beeformer.contract.metrics import N_BOOTSTRAP, SEED, parse_metric
 
 TABLE_KEYS = {"name", "caption", "headers", "metrics", "n_bootstrap", "seed", "confidence", "blocks", "claims"}
 CLAIM_KEYS = {"block", "method", "metric"}
@@ -125,8 +125,8 @@ def parse_spec(spec: Any) -> TableSpec:
         caption=_text(table.get("caption", name), f"{where}: caption"),
         headers=_headers(table.get("headers", {}), f"{where}: headers"),
         metrics=metrics,
-        n_bootstrap=_integer(table.get("n_bootstrap", 1000), f"{where}: n_bootstrap", minimum=2),
-        seed=_integer(table.get("seed", 42), f"{where}: seed", minimum=0),
+        n_bootstrap=_integer(table.get("n_bootstrap", N_BOOTSTRAP), f"{where}: n_bootstrap", minimum=2),
+        seed=_integer(table.get("seed", SEED), f"{where}: seed", minimum=0),
         confidence=_confidence(table.get("confidence", 0.95), f"{where}: confidence"),
         blocks=blocks,
         claims=tuple(_claim(claim, where, i, blocks, metrics) for i, claim in enumerate(table.get("claims") or [])),

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from sentence_transformers import SentenceTransformer
 
 from beeformer import contract
-from beeformer.contract.metrics import per_user_metrics
+from beeformer.contract.metrics import K, per_user_metrics
 from beeformer.contract.ranking import content_based_predictions, interaction_matrix
 from beeformer.encoding import encode
 from beeformer.precision import Precision
@@ -82,7 +82,7 @@ class Validation:
 
     phases: list[ValidationPhase]
     metric: str = "recall@20"
-    k: int = 100
+    k: int = K
     batch_size: int = 64
     precision: Precision = "auto"
 
