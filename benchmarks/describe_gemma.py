@@ -171,10 +171,8 @@ def main() -> None:
     first, second = (figures[name]["outputs"] for name in engines)
     same = sum(first[key] == second.get(key) for key in first)
     print(f"\nidentical outputs, vllm vs transformers: {same} of {len(first)}")
-    ratio = figures["transformers"]["report"]["generated_per_second"] and (
-        figures["vllm"]["report"]["generated_per_second"] / figures["transformers"]["report"]["generated_per_second"]
-    )
-    print(f"generation speed, vllm / transformers: {ratio:.2f}x")
+    speed = {name: f["report"]["generated_per_second"] for name, f in figures.items()}
+    print(f"generation speed, vllm / transformers: {speed['vllm'] / speed['transformers']:.2f}x")
     for name in engines:
         print(f"\n{name}, three outputs verbatim:")
         for key in list(figures[name]["outputs"])[:3]:

@@ -20,6 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from beeformer.contract import ContractError
+from beeformer.contract.metrics import SEED
 from beeformer.contract.ranking import ScoreBlock, interaction_matrix
 
 #: Called by iterative methods after each epoch with the epoch number (1-based).
@@ -101,7 +102,7 @@ class Recommender(ABC):
     #: True if the method scores candidates that have no fit interactions (from content).
     scores_cold_items: ClassVar[bool] = False
 
-    def __init__(self, seed: int = 42, threads: int = 1, **settings: Any) -> None:
+    def __init__(self, seed: int = SEED, threads: int = 1, **settings: Any) -> None:
         unknown = sorted(set(settings) - set(self.defaults))
         if unknown:
             raise BaselineError(f"{self.name}: unknown setting(s) {unknown}; known: {sorted(self.defaults)}")

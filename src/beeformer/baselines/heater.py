@@ -56,6 +56,7 @@ import torch
 from torch import nn
 
 from beeformer.baselines.base import BaselineError, EpochCallback, FitData, Queries, Recommender, require
+from beeformer.contract.metrics import SEED
 from beeformer.contract.ranking import ScoreBlock
 
 log = logging.getLogger(__name__)
@@ -268,7 +269,7 @@ class Heater(Recommender):
     iterative: ClassVar[bool] = True
     scores_cold_items: ClassVar[bool] = True
 
-    def __init__(self, content: tuple[np.ndarray, np.ndarray], seed: int = 42, threads: int = 1, **settings: Any):
+    def __init__(self, content: tuple[np.ndarray, np.ndarray], seed: int = SEED, threads: int = 1, **settings: Any):
         super().__init__(seed=seed, threads=threads, **settings)
         for key, (valid, expected) in RULES.items():
             if not valid(self.settings[key]):

@@ -31,7 +31,7 @@ from beeformer.baselines.base import BaselineError, FitData, Queries, Recommende
 from beeformer.baselines.cf import ALS, EASE, ELSA, SANSA, ElsaRec, ItemKNN, Popularity
 from beeformer.baselines.heater import Heater
 from beeformer.contract.grid import edges, expand
-from beeformer.contract.metrics import K, parse_metric, per_user_metrics
+from beeformer.contract.metrics import SEED, K, parse_metric, per_user_metrics
 from beeformer.contract.ranking import predictions_frame, rank_users
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def tune(
     embeddings: str | os.PathLike[str] | None = None,
     select_by: str = "recall@20",
     k: int = K,
-    seed: int = 42,
+    seed: int = SEED,
     threads: int = 1,
 ) -> dict[str, Any]:
     """Step 1 of the protocol: try the grid on the validation phase, write the best predictions and tuning.json."""
@@ -191,7 +191,7 @@ def refit(
     fit_report: str | os.PathLike[str],
     embeddings: str | os.PathLike[str] | None = None,
     k: int = K,
-    seed: int = 42,
+    seed: int = SEED,
     threads: int = 1,
 ) -> dict[str, Any]:
     """Step 2 of the protocol: fit the chosen settings on train_full, write the test predictions and fit.json."""

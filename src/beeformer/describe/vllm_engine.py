@@ -241,7 +241,8 @@ def model_weight_bytes(model: str, dtype: str) -> int:
     if not folder.is_dir():
         return 0
     files = list(folder.glob("*.safetensors")) or list(folder.glob("*.bin"))
-    saved = _local_config(model).get("torch_dtype") or _local_config(model).get("dtype")
+    config = _local_config(model)
+    saved = config.get("torch_dtype") or config.get("dtype")
     size = sum(path.stat().st_size for path in files)
     if saved in DTYPE_BYTES and dtype in DTYPE_BYTES:
         size = size * DTYPE_BYTES[dtype] // DTYPE_BYTES[saved]
