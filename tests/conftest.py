@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -25,6 +26,29 @@ MOVIELENS_SPEC = {
         "id_map": {"path": "ml-latest-small/links.csv", "from": "movieId", "to": "tmdbId"},
     },
 }
+
+
+def with_schema_defaults(config: dict) -> dict:
+    """``config`` with the schema's defaults filled in, as Snakemake's ``validate`` fills them before any rule
+    reads the config; unlike ``validate``, a partial config made in a test is not refused."""
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    validator = jsonschema.validators.validator_for(schema)
+
+    def fill_defaults(checker, properties, instance, subschema):
+        if isinstance(instance, dict):
+            for key, spec in properties.items():
+                if "default" in spec:
+                    instance.setdefault(key, copy.deepcopy(spec["default"]))
+        yield from validator.VALIDATORS["properties"](checker, properties, instance, subschema)
+
+    filling = jsonschema.validators.extend(validator, {"properties": fill_defaults})
+    config = copy.deepcopy(config)
+    for _ in filling(schema).iter_errors(config):  # the errors of a partial config are not this helper's concern
+        pass
+    return config
 
 
 def shared_folder(name: str) -> Path:

@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 
 from beeformer import contract
-from beeformer.contract.metrics import N_BOOTSTRAP, SEED, K
+from beeformer.contract.metrics import N_BOOTSTRAP, SEED, SELECT_BY, K
+from beeformer.contract.models import ENCODE_BATCH_SIZE
 
 EPILOG = "Stages exchange only the files of the data contract (docs/files.md). Snakemake runs them in order."
 
@@ -86,7 +87,7 @@ def cmd_download(args: argparse.Namespace) -> None:
 def cmd_table1(args: argparse.Namespace) -> None:
     from beeformer.data.table1 import write_table1
 
-    write_table1([tuple(d) for d in args.dataset], args.markdown, args.csv, args.tex, block_items=args.block_items)
+    write_table1([tuple(d) for d in args.dataset], args.csv, block_items=args.block_items)
 
 
 def cmd_describe(args: argparse.Namespace) -> None:
@@ -230,6 +231,12 @@ def cmd_report(args: argparse.Namespace) -> None:
     render_table(args.spec, markdown=args.markdown, latex=args.latex, csv=args.csv, html=args.html, png=args.png)
 
 
+def cmd_render_table1(args: argparse.Namespace) -> None:
+    from beeformer.report.table1 import render_table1
+
+    render_table1(args.csv, args.markdown, args.tex)
+
+
 def cmd_overview(args: argparse.Namespace) -> None:
     from beeformer.report.overview import render_overview
 
@@ -293,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = stage(
         "table1",
         "Table 1 of the paper (items, users, interactions, density of X and of XᵀX) for prepared datasets, next "
-        "to the published values; markdown, CSV and LaTeX.",
+        "to the published values, as CSV (render-table1 renders it).",
         cmd_table1,
     )
     p.add_argument(
@@ -304,9 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("NAME", "INTERACTIONS", "REPORT"),
         help="a prepared dataset: its name, interactions.parquet and data.json; repeat for several",
     )
-    p.add_argument("--markdown", required=True)
-    p.add_argument("--csv", required=True)
-    p.add_argument("--tex", required=True)
+    p.add_argument("--csv", required=True, help="output: one row per dataset, ours and the paper's figures")
     p.add_argument("--block-items", type=int, default=None, help="items per block when counting XᵀX non-zeros")
 
     p = stage(
@@ -367,9 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
         "training and tune the settings given as lists on it; repeat for several sources",
     )
     p.add_argument("--tuning", default=None, help="output with --validation: tuning.json (every point, the choice)")
-    p.add_argument("--select-by", default="recall@20", help="validation metric that picks steps and settings")
+    p.add_argument("--select-by", default=SELECT_BY, help="validation metric that picks steps and settings")
     p.add_argument("--k", type=int, default=K, help="predictions per user when scoring validation")
-    p.add_argument("--eval-batch-size", type=int, default=64, help="texts per batch when scoring validation")
+    p.add_argument(
+        "--eval-batch-size", type=int, default=ENCODE_BATCH_SIZE, help="texts per batch when scoring validation"
+    )
     p.add_argument("--model-dir", required=True, help="output: sentence-Transformer folder")
     p.add_argument("--log-dir", required=True, help="output: training_log.csv and loss.png")
 
@@ -407,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="sentence-Transformer folder")
     p.add_argument("--items", required=True, help="the dataset's items.parquet")
     p.add_argument("--embeddings", required=True, help="output: embeddings parquet (item_id, embedding)")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=ENCODE_BATCH_SIZE)
     p.add_argument("--max-seq-length", type=int, default=None, help="override the model's sequence limit")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
 
@@ -434,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", required=True, help="a split's train.parquet")
     p.add_argument("--target", required=True, help="validation_target.parquet (the tuning metric's targets)")
     p.add_argument("--tuning", required=True, help="output: tuning.json (every grid point's score, the choice)")
-    p.add_argument("--select-by", default="recall@20", help="validation metric that picks the settings")
+    p.add_argument("--select-by", default=SELECT_BY, help="validation metric that picks the settings")
 
     p = stage(
         "refit",
@@ -483,6 +490,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", default=None, help="output: long CSV, one line per block, method and metric")
     p.add_argument("--html", default=None, help="output: standalone HTML page")
     p.add_argument("--png", default=None, help="output: figure")
+    p = stage("render-table1", "Table 1 (the CSV of the table1 stage) as Markdown and LaTeX.", cmd_render_table1)
+    p.add_argument("--csv", required=True, help="Table 1 as CSV")
+    p.add_argument("--markdown", required=True, help="output: Markdown table")
+    p.add_argument("--tex", required=True, help="output: LaTeX table")
     p = stage(
         "overview",
         "The run's overview page for the HTML report: datasets after each filter, item texts kept and dropped, "

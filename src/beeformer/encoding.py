@@ -8,6 +8,7 @@ import logging
 import numpy as np
 from sentence_transformers import SentenceTransformer
 
+from beeformer.contract.models import ENCODE_BATCH_SIZE
 from beeformer.precision import Precision, autocast, autocast_dtype
 
 log = logging.getLogger(__name__)
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 def encode(
     model: SentenceTransformer,
     texts: list[str],
-    batch_size: int = 64,
+    batch_size: int = ENCODE_BATCH_SIZE,
     precision: Precision = "auto",
     progress: bool = True,
 ) -> np.ndarray:

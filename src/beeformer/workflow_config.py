@@ -34,7 +34,7 @@ def pretrained_encoders(config: dict[str, Any]) -> list[str]:
 def refits(config: dict[str, Any], encoder: str) -> bool:
     """A trained encoder is refit on train_full for the test phase unless it says ``refit: false``."""
     spec = config["encoders"][encoder]
-    return bool(spec.get("train_on")) and spec.get("refit", True)
+    return bool(spec.get("train_on")) and spec["refit"]
 
 
 def tunes(config: dict[str, Any], encoder: str) -> bool:
@@ -182,7 +182,7 @@ def threads(config: dict[str, Any]) -> int:
 
 
 def training_gpus(config: dict[str, Any], encoder: str) -> int:
-    return config["encoders"][encoder].get("gpus", 0)
+    return config["encoders"][encoder]["gpus"]
 
 
 def training_processes(config: dict[str, Any], encoder: str) -> int:
@@ -213,12 +213,20 @@ def threads_per_process(config: dict[str, Any], encoder: str, job_threads: int) 
 READING_ENGINES = ("none", "published")
 
 
+#: Peak memory of the data stage by source: Amazon Books (51M ratings) needs far more than the others.
+DATA_MEM_MB = {"amazon-books": 64000, "movielens-20m": 12000, "union": 12000}
+
+
+def dataset_mem_mb(config: dict[str, Any], dataset: str) -> int:
+    return DATA_MEM_MB.get(config["datasets"][dataset]["source"], 8000)
+
+
 def describe_spec(config: dict[str, Any], dataset: str) -> dict[str, Any]:
     return config["datasets"][dataset].get("describe") or {"engine": "none"}
 
 
 def describe_engine(config: dict[str, Any], dataset: str) -> str:
-    return describe_spec(config, dataset).get("engine", "none")
+    return describe_spec(config, dataset)["engine"]
 
 
 def describe_gpus(config: dict[str, Any], dataset: str) -> int:
@@ -270,13 +278,13 @@ def table_names(config: dict[str, Any]) -> list[str]:
 def eval_files(config: dict[str, Any], experiment: str, method: str) -> tuple[str, str]:
     """A method's metrics.json and per_user.parquet in an experiment."""
     spec = config["experiments"][experiment]
-    folder = f"results/eval/{spec['split']}/{spec.get('phase', 'test')}/{method}"
+    folder = f"results/eval/{spec['split']}/{spec['phase']}/{method}"
     return f"{folder}/metrics.json", f"{folder}/per_user.parquet"
 
 
 def table_spec(config: dict[str, Any], name: str) -> dict[str, Any]:
     """The spec ``beeformer report`` renders (see beeformer.report.spec) for an experiment or a configured table."""
-    evaluation = config.get("evaluation", {})
+    evaluation = config["evaluation"]
     if name in config["experiments"]:
         experiment = config["experiments"][name]
         table: dict[str, Any] = {
@@ -353,7 +361,7 @@ def row_fit(config: dict[str, Any], experiment: str, method: str) -> tuple[str |
     or train_full (:func:`model_name`); a baseline on the experiment's split's.
     """
     spec = config["experiments"][experiment]
-    phase = spec.get("phase", "test")
+    phase = spec["phase"]
     kind = method_kind(config, method)
     if kind == "cbf" and not is_trained(config, method):
         return None, None

@@ -315,7 +315,7 @@ def describe_inputs(wildcards):
     """The gathered features, and the released descriptions file for engine published (a rerun when it changes)."""
     inputs = {"features": f"results/data/{wildcards.dataset}/item_features.parquet"}
     spec = workflow_config.describe_spec(config, wildcards.dataset)
-    if spec.get("engine") == "published" and spec.get("published", {}).get("path"):
+    if spec["engine"] == "published" and spec.get("published", {}).get("path"):
         inputs["published"] = spec["published"]["path"]
     return inputs
 
@@ -397,9 +397,7 @@ def dataset_options(wildcards):
 
 
 def dataset_mem_mb(wildcards):
-    """Peak memory of the data stage: Amazon Books (51M ratings) needs far more than the others."""
-    source = dataset_spec(wildcards.dataset)["source"]
-    return {"amazon-books": 64000, "movielens-20m": 12000, "union": 12000}.get(source, 8000)
+    return workflow_config.dataset_mem_mb(config, wildcards.dataset)
 
 
 def table1_files():

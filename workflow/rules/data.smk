@@ -50,9 +50,7 @@ rule table1:
     input:
         table1_inputs,
     output:
-        markdown="results/tables/table1.md",
-        csv="results/tables/table1.csv",
-        tex="results/tables/table1.tex",
+        "results/tables/table1.csv",
     params:
         datasets=table1_args,
     log:
@@ -65,5 +63,4 @@ rule table1:
     conda:
         "../../envs/beeformer.yaml"
     shell:
-        "python -m beeformer table1 {params.datasets} --markdown {output.markdown} --csv {output.csv}"
-        " --tex {output.tex} 2>&1 | tee {log}"
+        "python -m beeformer table1 {params.datasets} --csv {output} 2>&1 | tee {log}"

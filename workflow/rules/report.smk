@@ -1,6 +1,7 @@
 # Report: every experiment's table and the paper's tables (config `tables:`), with paired significance against
-# the best baseline and the published values; `snakemake --report results/report.html` gathers them. Both rules
-# take seconds, so on a cluster they run on the submitting host (local rules) instead of waiting in the queue.
+# the best baseline and the published values; Table 1 rendered; the overview page. `snakemake --report
+# results/report.html` gathers them. The rules take seconds, so on a cluster they run on the submitting host (local
+# rules) instead of waiting in the queue.
 
 
 rule report_table:
@@ -23,6 +24,23 @@ rule report_table:
     shell:
         "python -m beeformer report --spec {params.spec} --markdown {output.markdown} --latex {output.latex}"
         " --csv {output.csv} --html {output.html} --png {output.png} 2>&1 | tee {log}"
+
+
+rule render_table1:
+    input:
+        "results/tables/table1.csv",
+    output:
+        markdown="results/tables/table1.md",
+        tex="results/tables/table1.tex",
+    log:
+        "results/logs/report/table1.log",
+    localrule: True
+    threads: 1
+    conda:
+        "../../envs/beeformer.yaml"
+    shell:
+        "python -m beeformer render-table1 --csv {input} --markdown {output.markdown} --tex {output.tex}"
+        " 2>&1 | tee {log}"
 
 
 rule report_overview:

@@ -31,7 +31,7 @@ from beeformer.baselines.base import BaselineError, FitData, Queries, Recommende
 from beeformer.baselines.cf import ALS, EASE, ELSA, SANSA, ElsaRec, ItemKNN, Popularity
 from beeformer.baselines.heater import Heater
 from beeformer.contract.grid import edges, expand
-from beeformer.contract.metrics import SEED, K, parse_metric, per_user_metrics
+from beeformer.contract.metrics import SEED, SELECT_BY, K, parse_metric, per_user_metrics
 from beeformer.contract.ranking import predictions_frame, rank_users
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def tune(
     predictions: str | os.PathLike[str],
     tuning: str | os.PathLike[str],
     embeddings: str | os.PathLike[str] | None = None,
-    select_by: str = "recall@20",
+    select_by: str = SELECT_BY,
     k: int = K,
     seed: int = SEED,
     threads: int = 1,

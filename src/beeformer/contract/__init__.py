@@ -127,11 +127,11 @@ def _json_default(value: Any) -> Any:
 
 
 def read_table(path: str | os.PathLike[str], required: Sequence[str]) -> pd.DataFrame:
-    """Read a contract parquet file and check that it has the ``required`` columns."""
+    """Read a contract parquet (or ``.csv``) file and check that it has the ``required`` columns."""
     path = Path(path)
     if not path.exists():
         raise ContractError(f"{path}: file not found; run the stage that writes it first")
-    frame = pd.read_parquet(path)
+    frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise ContractError(

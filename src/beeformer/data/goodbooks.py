@@ -31,7 +31,7 @@ from beeformer.data.joins import (
     unmatched_sample,
     year_of,
 )
-from beeformer.data.readers import Source, read_ratings, read_table
+from beeformer.data.readers import Source, read_csv, read_ratings
 
 RATING_TYPES = {"user_id": pa.int64(), "book_id": pa.int64(), "rating": pa.float64()}
 BOOK_COLUMNS = ("book_id", "goodreads_book_id", "best_book_id", "isbn", "isbn13", "authors", "title")
@@ -47,9 +47,9 @@ def load(paths: dict[str, Path]) -> Loaded:
     table = read_ratings(Source(paths["ratings"]), RATING_TYPES)
     interactions = interactions_from(table, "user_id", "book_id")
     del table
-    books = read_table(Source(paths["books"]), BOOK_COLUMNS, optional=BOOK_OPTIONAL)
-    goodreads = read_table(Source(paths["goodreads"]), GOODREADS_COLUMNS, optional=GOODREADS_OPTIONAL)
-    goodreads100k = read_table(Source(paths["goodreads100k"]), GOODREADS_100K_COLUMNS, optional=GOODREADS_100K_OPTIONAL)
+    books = read_csv(Source(paths["books"]), BOOK_COLUMNS, optional=BOOK_OPTIONAL)
+    goodreads = read_csv(Source(paths["goodreads"]), GOODREADS_COLUMNS, optional=GOODREADS_OPTIONAL)
+    goodreads100k = read_csv(Source(paths["goodreads100k"]), GOODREADS_100K_COLUMNS, optional=GOODREADS_100K_OPTIONAL)
     features, report = join(books, goodreads, goodreads100k, interactions["item_id"])
     return Loaded(interactions, features, report)
 

@@ -15,14 +15,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from beeformer.data.local import _join_text
-
 log = logging.getLogger(__name__)
 
 UNMATCHED_SAMPLE = 20
 
 
 # --------------------------------------------------------------------------- keys
+
+
+def to_ids(values: pd.Series) -> pd.Series:
+    """Ids as stripped strings; whole floats lose their ``.0`` so that 862.0 matches 862; blank is NaN."""
+    if pd.api.types.is_float_dtype(values.dtype):
+        present = values.dropna()
+        if bool((present == np.trunc(present)).all()):
+            values = values.astype("Int64")
+    ids = values.astype("str").str.strip()
+    if ids.str.contains(".", regex=False).any():
+        ids = ids.str.replace(r"^(-?\d+)\.0*$", r"\1", regex=True)
+    return ids.mask(ids == "")
 
 
 def blank_to_na(values: pd.Series) -> pd.Series:
@@ -116,6 +126,17 @@ def strip_html(values: pd.Series) -> pd.Series:
     return text.mask(text == "")
 
 
+def join_text(raw: pd.DataFrame, text_columns: list[str]) -> pd.Series:
+    """Join the text columns with newlines, skipping blank parts; NaN where every part is blank."""
+    parts = [raw[name].astype("str").str.strip() for name in text_columns]
+    parts = [part.mask(part == "") for part in parts]
+    joined = parts[0]
+    for part in parts[1:]:
+        both = joined.notna() & part.notna()
+        joined = joined.fillna(part).mask(both, joined + "\n" + part)
+    return joined
+
+
 def labelled_text(fields: Sequence[tuple[str, pd.Series]]) -> pd.Series:
     """'Label: value' lines joined by newlines, skipping blank values; NaN where every value is blank."""
     frame = pd.DataFrame(
@@ -124,7 +145,7 @@ def labelled_text(fields: Sequence[tuple[str, pd.Series]]) -> pd.Series:
             for label, values in fields
         }
     )
-    return _join_text(frame, list(frame.columns))
+    return join_text(frame, list(frame.columns))
 
 
 # --------------------------------------------------------------------------- cascade

@@ -29,7 +29,7 @@ from beeformer.data.joins import (
     unmatched_sample,
     year_of,
 )
-from beeformer.data.readers import Source, read_ratings, read_table, zip_member
+from beeformer.data.readers import Source, read_csv, read_ratings, zip_member
 
 RATING_TYPES = {"userId": pa.int64(), "movieId": pa.int64(), "rating": pa.float64(), "timestamp": pa.int64()}
 PLOT_COLUMNS = ("imdbID", "title", "year", "plot")
@@ -42,9 +42,9 @@ def load(paths: dict[str, Path]) -> Loaded:
     table = read_ratings(zip_member(archive, "ratings.csv"), RATING_TYPES)
     interactions = interactions_from(table, "userId", "movieId")
     del table
-    movies = read_table(zip_member(archive, "movies.csv"), ["movieId", "title", "genres"])
-    links = read_table(zip_member(archive, "links.csv"), ["movieId", "imdbId"])
-    plots = read_table(Source(paths["plots"]), PLOT_COLUMNS, optional=PLOT_OPTIONAL)
+    movies = read_csv(zip_member(archive, "movies.csv"), ["movieId", "title", "genres"])
+    links = read_csv(zip_member(archive, "links.csv"), ["movieId", "imdbId"])
+    plots = read_csv(Source(paths["plots"]), PLOT_COLUMNS, optional=PLOT_OPTIONAL)
     features, report = join(movies, links, plots, interactions["item_id"])
     return Loaded(interactions, features, report)
 

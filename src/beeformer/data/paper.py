@@ -26,7 +26,7 @@ import pandas as pd
 from beeformer.contract import ContractError
 from beeformer.data import amazon, goodbooks, movielens
 from beeformer.data.download import DownloadError, manual_hint, substitute_path, verify
-from beeformer.data.local import _to_ids
+from beeformer.data.joins import to_ids
 from beeformer.data.readers import read_feather
 from beeformer.data.resources import PUBLISHED_ID_COLUMN, PUBLISHED_TEXT_COLUMN, RESOURCES, resources_for
 
@@ -88,6 +88,6 @@ def _published_ids(source: str, path: Path) -> pd.Series:
     column = PUBLISHED_ID_COLUMN[source]
     frame = read_feather(path, [column, PUBLISHED_TEXT_COLUMN])
     texts = frame[PUBLISHED_TEXT_COLUMN]
-    ids = _to_ids(frame[column])
+    ids = to_ids(frame[column])
     has_text = texts.notna() & (texts.astype("str").str.strip() != "")
     return ids[has_text].dropna().drop_duplicates().reset_index(drop=True)

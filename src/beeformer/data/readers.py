@@ -1,15 +1,15 @@
-"""Readers for the paper sources' files: fast (pyarrow) for ratings, pandas for item tables; clear errors.
+"""The data stage's one file reader: fast (pyarrow) for ratings, pandas for item tables, Parquet and Feather.
 
 Every problem stops with a :class:`~beeformer.contract.ContractError` naming the file (``archive.zip:member`` for a
 file inside a zip), the data row (1 = first row after the header) and the problem: a missing column, a value that
 is not a number, an empty value, a truncated or malformed line. Text that is not valid UTF-8 is read again with the
-bad bytes replaced by U+FFFD, and a ``UnicodeWarning`` names the file (as :mod:`beeformer.data.local` does).
+bad bytes replaced by U+FFFD and a ``UnicodeWarning`` that names the file: one stray byte in a 20M-row file should
+not stop a run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
 import logging
 import re
 import warnings
@@ -23,13 +23,18 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.ipc
+import pyarrow.parquet
 
 from beeformer.contract import ContractError
-from beeformer.data.local import _check_columns, _raise_first_bad
 
 log = logging.getLogger(__name__)
 
 BLOCK_SIZE = 1 << 24
+#: The formats :func:`read_columns` reads: text (with its default separator, and compressed), and binary.
+TEXT_FORMATS = {".csv": ",", ".tsv": "\t", ".txt": ","}
+BINARY_FORMATS = (".parquet", ".feather")
+COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
 
 
 @dataclass(frozen=True)
@@ -44,31 +49,30 @@ class Source:
         return f"{self.path}:{self.member}" if self.member else str(self.path)
 
     @contextlib.contextmanager
-    def open(self) -> Iterator[IO[bytes]]:
-        """A binary stream of the (decompressed) contents."""
-        if not self.path.is_file():
-            raise ContractError(f"{self.path}: file not found")
-        if self.member is not None:
-            with zipfile.ZipFile(self.path) as bundle, bundle.open(self.member) as stream:
-                yield stream
-        elif self.path.suffix == ".gz":
-            with gzip.open(self.path, "rb") as stream:
-                yield stream
-        else:
-            with open(self.path, "rb") as stream:
-                yield stream
+    def pandas_input(self) -> Iterator[IO[bytes] | str]:
+        """What pandas reads: the member's stream, or the path (pandas decompresses by the file's suffix)."""
+        with self._member_stream() as stream:
+            yield str(self.path) if stream is None else stream
 
     @contextlib.contextmanager
     def arrow_stream(self) -> Iterator[pa.NativeFile | IO[bytes]]:
-        """Like :meth:`open`, but native (faster) streams for plain and gzipped files."""
-        if self.member is not None:
-            with self.open() as stream:
+        """The member's stream, or a native (faster) stream of the plain or gzipped file."""
+        with self._member_stream() as stream:
+            if stream is not None:
                 yield stream
-            return
+                return
+            compression = "gzip" if self.path.suffix == ".gz" else None
+            with pa.input_stream(str(self.path), compression=compression) as native:
+                yield native
+
+    @contextlib.contextmanager
+    def _member_stream(self) -> Iterator[IO[bytes] | None]:
         if not self.path.is_file():
             raise ContractError(f"{self.path}: file not found")
-        compression = "gzip" if self.path.suffix == ".gz" else None
-        with pa.input_stream(str(self.path), compression=compression) as stream:
+        if self.member is None:
+            yield None
+            return
+        with zipfile.ZipFile(self.path) as bundle, bundle.open(self.member) as stream:
             yield stream
 
 
@@ -85,6 +89,28 @@ def zip_member(path: Path, name: str) -> Source:
     if not matches:
         raise ContractError(f"{path}: the archive has no {name}; it has {members[:20]}")
     return Source(path, min(matches, key=len))
+
+
+def check_columns(label: str | Path, wanted: Sequence[str], available: Sequence[str]) -> None:
+    """Stop, naming the file and its columns, if any of ``wanted`` is not ``available``."""
+    missing = [c for c in wanted if c not in available]
+    if missing:
+        raise ContractError(
+            f"{label}: column(s) {missing} not in the file, which has {list(available)}; fix the 'columns' mapping "
+            "(or 'sep' for text files)"
+        )
+
+
+def raise_first_bad(values: pd.Series, bad: pd.Series, label: str | Path, column: str, expected: str) -> None:
+    """Stop, naming the first row where ``bad`` holds, if it holds anywhere (``expected`` says what should be)."""
+    positions = np.flatnonzero(bad.to_numpy())
+    if len(positions):
+        first = int(positions[0])
+        raise ContractError(
+            f"{label}: column '{column}' must hold {expected}, but {len(positions)} value(s) do not; "
+            f"the first is {values.iloc[first]!r} in data row {first + 1} (1 = first row after the header). "
+            "Fix those rows or map another column."
+        )
 
 
 # --------------------------------------------------------------------------- ratings: pyarrow
@@ -107,7 +133,7 @@ def read_ratings(
             available = pacsv.open_csv(stream, read_options=read_options).schema.names
         except pa.ArrowInvalid as error:
             raise ContractError(f"{source.label}: cannot read the header ({error}); is it a CSV file?") from error
-    _check_columns(Path(source.label), wanted, list(available))
+    check_columns(source.label, wanted, list(available))
     try:
         with source.arrow_stream() as stream:
             table = pacsv.read_csv(
@@ -173,33 +199,38 @@ def _diagnose(
         bad = numbers.isna() & values.notna()
         if bad.any():
             try:
-                _raise_first_bad(values, bad, Path(source.label), name, f"a number ({kind})")
+                raise_first_bad(values, bad, source.label, name, f"a number ({kind})")
             except ContractError as found:
                 return found
     return ContractError(f"{source.label}: cannot read the file ({error})")
 
 
-# --------------------------------------------------------------------------- item tables: pandas
+# --------------------------------------------------------------------------- tables: pandas
 
 
-def read_table(source: Source, wanted: Sequence[str], *, optional: Sequence[str] = (), sep: str = ",") -> pd.DataFrame:
-    """Read the ``wanted`` columns (and those of ``optional`` the file has) of a CSV as strings, blank as NaN.
+def read_csv(
+    source: Source,
+    wanted: Sequence[str],
+    *,
+    optional: Sequence[str] = (),
+    sep: str = ",",
+    strings: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Read the ``wanted`` columns (and those of ``optional`` the file has) of a delimited text file.
 
-    The columns are checked before reading; text that is not UTF-8 is read again with replacement characters.
+    The columns are checked before reading; ``strings`` (default: every column read) are read as strings, blank
+    as NaN; text that is not UTF-8 is read again with replacement characters.
     """
     try:
-        with source.open() as stream:
-            header = pd.read_csv(stream, sep=sep, nrows=0, encoding_errors="replace")
-    except pd.errors.EmptyDataError as error:
-        raise ContractError(f"{source.label}: the file is empty; it needs a header line and data rows") from error
-    available = [str(c) for c in header.columns]
-    _check_columns(Path(source.label), list(wanted), available)
-    usecols = list(dict.fromkeys([*wanted, *(c for c in optional if c in available)]))
-    dtype = dict.fromkeys(usecols, "str")
-    try:
+        with source.pandas_input() as data:
+            header = pd.read_csv(data, sep=sep, nrows=0, encoding_errors="replace")
+        available = [str(c) for c in header.columns]
+        check_columns(source.label, wanted, available)
+        usecols = list(dict.fromkeys([*wanted, *(c for c in optional if c in available)]))
+        dtype = dict.fromkeys(usecols if strings is None else strings, "str")
         try:
-            with source.open() as stream:
-                frame = pd.read_csv(stream, sep=sep, usecols=usecols, dtype=dtype)
+            with source.pandas_input() as data:
+                frame = pd.read_csv(data, sep=sep, usecols=usecols, dtype=dtype)
         except UnicodeDecodeError as error:
             warnings.warn(
                 f"{source.label}: not valid UTF-8 ({error.reason} at byte {error.start}); the bad bytes were "
@@ -207,28 +238,59 @@ def read_table(source: Source, wanted: Sequence[str], *, optional: Sequence[str]
                 UnicodeWarning,
                 stacklevel=2,
             )
-            with source.open() as stream:
-                frame = pd.read_csv(stream, sep=sep, usecols=usecols, dtype=dtype, encoding_errors="replace")
+            with source.pandas_input() as data:
+                frame = pd.read_csv(data, sep=sep, usecols=usecols, dtype=dtype, encoding_errors="replace")
+    except pd.errors.EmptyDataError as error:
+        raise ContractError(f"{source.label}: the file is empty; it needs a header line and data rows") from error
     except pd.errors.ParserError as error:
         raise ContractError(
             f"{source.label}: malformed or truncated line ({error}). If the file was downloaded, delete it and "
-            "download it again; otherwise fix that line."
+            f"download it again; otherwise fix that line, or set 'sep' if it is not {sep!r}."
         ) from error
     log.info("read %d rows from %s", len(frame), source.label)
     return frame
 
 
+def file_format(path: Path) -> str:
+    """The format suffix of ``path`` (``.csv``, ``.parquet``, ...; a compression suffix after a text one is
+    allowed), or a clear error."""
+    suffixes = [s.lower() for s in path.suffixes]
+    compressed = bool(suffixes) and suffixes[-1] in COMPRESSION_SUFFIXES
+    fmt = suffixes[-1 - compressed] if len(suffixes) > compressed else ""
+    if fmt in TEXT_FORMATS or (fmt in BINARY_FORMATS and not compressed):
+        return fmt
+    raise ContractError(
+        f"{path}: unknown file format; use one of {sorted([*TEXT_FORMATS, *BINARY_FORMATS])} "
+        f"(text formats may be compressed: {', '.join(COMPRESSION_SUFFIXES)})"
+    )
+
+
+def read_columns(
+    path: Path, wanted: Sequence[str], *, sep: str | None = None, strings: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Read only the ``wanted`` columns of a text, Parquet or Feather file, checking first that they exist.
+
+    ``sep`` defaults to the text format's; ``strings`` are the columns of a text file read as strings.
+    """
+    fmt = file_format(path)
+    usecols = list(dict.fromkeys(wanted))
+    if fmt in TEXT_FORMATS:
+        return read_csv(Source(path), usecols, sep=sep or TEXT_FORMATS[fmt], strings=strings)
+    if fmt == ".feather":
+        return read_feather(path, usecols)
+    check_columns(path, usecols, pyarrow.parquet.read_schema(path).names)
+    return pd.read_parquet(path, columns=usecols)
+
+
 def read_feather(path: Path, wanted: Sequence[str]) -> pd.DataFrame:
     """Read columns of a Feather file, checking them first; a stored pandas index (``__index_level_0__``) is ignored."""
-    import pyarrow.ipc
-
     if not path.is_file():
         raise ContractError(f"{path}: file not found")
     try:
         with pyarrow.ipc.open_file(path) as reader:
             schema = reader.schema
     except pa.ArrowInvalid as error:
-        raise ContractError(f"{path}: not a Feather (Arrow IPC) file ({error}); download it again") from error
+        raise ContractError(f"{path}: not a Feather (Arrow IPC) file ({error}); download or export it again") from error
     index = {c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
-    _check_columns(path, list(wanted), [name for name in schema.names if name not in index])
+    check_columns(path, wanted, [name for name in schema.names if name not in index])
     return pd.read_feather(path, columns=list(wanted))

@@ -3,7 +3,8 @@
 X is the binary user-item matrix of a prepared dataset. The non-zeros of XᵀX (pairs of items with a common user,
 the diagonal included) are counted block by block of items, never holding the whole product: Amazon Books has
 about 300 million of them. Each block is a sparse boolean product ``X[:, block]ᵀ X`` whose non-zeros are counted
-and dropped; the block size keeps a block's product under ``max_block_entries`` entries.
+and dropped; the block size keeps a block's product under ``max_block_entries`` entries. The stage writes the
+figures as CSV; :mod:`beeformer.report.table1` renders them as Markdown and LaTeX.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,12 +53,9 @@ PAPER = {
         "density_xtx": 7.59,
     },
 }
-PAPER_NOTE = (
-    "Paper: Table 1 of Vančura et al., RecSys 2024, as printed. The authors' README gives 4,119,623 / 9,694,668 / "
-    "8,290,500 interactions; the printed 4.20 M for GB10k disagrees with its own density (0.77% of 9,975 x 53,365 "
-    "is 4.12 M)."
-)
 MAX_BLOCK_ENTRIES = 50_000_000
+#: The figures of Table 1, in its row order.
+FIGURES = ("items", "users", "interactions", "density_x", "density_xtx")
 
 
 @dataclass(frozen=True)
@@ -126,28 +123,6 @@ def dataset_stats(dataset: str, interactions: pd.DataFrame, source: str = "", bl
     return stats
 
 
-# --------------------------------------------------------------------------- rendering
-
-
-ROWS = (
-    ("items", "# of items in X"),
-    ("users", "# of users in X"),
-    ("interactions", "# of interactions in X"),
-    ("density_x", "density of X"),
-    ("density_xtx", "density of XᵀX"),
-)
-
-
-def _fmt(key: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "–"
-    if key == "interactions" and value >= 1e6:
-        return f"{value / 1e6:.2f} M"
-    if key.startswith("density"):
-        return f"{value:.2f} %"
-    return f"{int(value):,}"
-
-
 def frame(stats: Sequence[Stats]) -> pd.DataFrame:
     """One row per dataset: our figures, then the paper's (NaN where the paper has none)."""
     rows = []
@@ -157,80 +132,20 @@ def frame(stats: Sequence[Stats]) -> pd.DataFrame:
             {
                 **asdict(s),
                 "paper_label": paper.get("label", ""),
-                **{f"paper_{key}": paper.get(key, np.nan) for key, _ in ROWS},
+                **{f"paper_{key}": paper.get(key, np.nan) for key in FIGURES},
                 "paper_interactions_exact": paper.get("interactions_exact", np.nan),
             }
         )
     return pd.DataFrame(rows)
 
 
-def columns(stats: Sequence[Stats]) -> list[tuple[str, dict[str, Any]]]:
-    """(header, figures) per column of the rendered table: ours, and the paper's where it has the dataset."""
-    result, shown = [], set()
-    for s in stats:
-        paper = PAPER.get(s.source)
-        label = f"{s.dataset} ({paper['label']})" if paper else s.dataset
-        result.append((label, asdict(s)))
-        if paper and s.source not in shown:  # the paper's column once, after the first dataset of that source
-            result.append((f"{paper['label']}, paper", paper))
-            shown.add(s.source)
-    return result
-
-
-def _with_paper(stats: Sequence[Stats]) -> bool:
-    return any(s.source in PAPER for s in stats)
-
-
-def _caption(stats: Sequence[Stats]) -> str:
-    """The paper's caption, saying so when the paper's figures stand beside ours."""
-    beside = " (ours next to the paper's)" if _with_paper(stats) else ""
-    return f"Detailed statistics of datasets used for evaluation{beside}."
-
-
-def markdown(stats: Sequence[Stats]) -> str:
-    cols = columns(stats)
-    lines = [
-        f"Table 1: {_caption(stats)}",
-        "",
-        "| | " + " | ".join(h for h, _ in cols) + " |",
-        "|---|" + "---:|" * len(cols),
-    ]
-    for key, label in ROWS:
-        lines.append(f"| {label} | " + " | ".join(_fmt(key, c.get(key)) for _, c in cols) + " |")
-    lines += ["", PAPER_NOTE, ""] if _with_paper(stats) else [""]
-    return "\n".join(lines)
-
-
-def _tex_escape(text: str) -> str:
-    for old, new in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
-        text = text.replace(old, new)
-    return text.replace("XᵀX", "$X^TX$").replace("in X", "in $X$").replace("of X", "of $X$")
-
-
-def latex(stats: Sequence[Stats]) -> str:
-    cols = columns(stats)
-    lines = [
-        r"\begin{table}",
-        rf"\caption{{{_caption(stats)}}}",
-        r"\begin{tabular}{l" + "r" * len(cols) + "}",
-        r"\hline",
-        " & ".join(["", *(_tex_escape(h) for h, _ in cols)]) + r" \\",
-        r"\hline",
-    ]
-    for key, label in ROWS:
-        lines.append(" & ".join([_tex_escape(label), *(_tex_escape(_fmt(key, c.get(key))) for _, c in cols)]) + r" \\")
-    lines += [r"\hline", r"\end{tabular}", r"\end{table}", ""]
-    return "\n".join(lines)
-
-
 def write_table1(
     datasets: Sequence[tuple[str, str | os.PathLike[str], str | os.PathLike[str] | None]],
-    markdown_path: str | os.PathLike[str],
     csv_path: str | os.PathLike[str],
-    tex_path: str | os.PathLike[str],
     block_items: int | None = None,
 ) -> list[Stats]:
-    """Table 1 of the prepared ``datasets`` (name, interactions.parquet, data.json or None), written three ways."""
+    """Table 1 of the prepared ``datasets`` (name, interactions.parquet, data.json or None) as CSV: one row per
+    dataset, our figures and the paper's (``paper_*``, empty where the paper has not the dataset's source)."""
     stats = []
     for name, interactions_path, report_path in datasets:
         source = str(contract.read_json(report_path).get("source", "")) if report_path else ""
@@ -239,14 +154,7 @@ def write_table1(
         ]
         stats.append(dataset_stats(name, interactions, source, block_items))
         del interactions
-    table = frame(stats)
-    with (
-        contract.atomic_path(markdown_path) as md,
-        contract.atomic_path(csv_path) as csv,
-        contract.atomic_path(tex_path) as tex,
-    ):
-        md.write_text(markdown(stats))
-        table.to_csv(csv, index=False)
-        tex.write_text(latex(stats))
-    log.info("table 1 -> %s, %s, %s", markdown_path, csv_path, tex_path)
+    with contract.atomic_path(csv_path) as csv:
+        frame(stats).to_csv(csv, index=False)
+    print(f"table 1: {len(stats)} dataset(s) -> {csv_path}")
     return stats

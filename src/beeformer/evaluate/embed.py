@@ -17,6 +17,7 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 from beeformer import contract
+from beeformer.contract.models import ENCODE_BATCH_SIZE
 from beeformer.encoding import encode
 from beeformer.precision import Precision
 
@@ -27,7 +28,7 @@ def embed_items(
     model_dir: str | os.PathLike[str],
     items_path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
-    batch_size: int = 64,
+    batch_size: int = ENCODE_BATCH_SIZE,
     max_seq_length: int | None = None,
     precision: Precision = "auto",
 ) -> np.ndarray:
@@ -49,7 +50,7 @@ def embed_items(
 def encode_texts(
     model_dir: str | os.PathLike[str],
     texts: list[str],
-    batch_size: int = 64,
+    batch_size: int = ENCODE_BATCH_SIZE,
     max_seq_length: int | None = None,
     precision: Precision = "auto",
 ) -> np.ndarray:

@@ -9,10 +9,10 @@ PART_TITLES = {"value": "{metric}", "diff": "Δ {metric}", "paper": "paper {metr
 
 def render_markdown(layout: Layout) -> str:
     """A heading with the caption, the table, its legend and the paper summary line."""
-    labels = [_escape(header) for header in layout.label_headers]
+    labels = [escape(header) for header in layout.label_headers]
     parts = [PART_TITLES[part].format(metric=metric) for metric in layout.metrics for part in layout.parts]
     lines = [
-        f"# {_escape(layout.caption)}",
+        f"# {escape(layout.caption)}",
         "",
         _row(labels + parts),
         _row(["---"] * len(labels) + ["---:"] * len(parts)),
@@ -23,12 +23,12 @@ def render_markdown(layout: Layout) -> str:
     if layout.summary:
         lines += ["", f"**{layout.summary}**"]
     if layout.claims:
-        lines += ["", *(f"- {_escape(claim)}" for claim in layout.claims)]
+        lines += ["", *(f"- {escape(claim)}" for claim in layout.claims)]
     return "\n".join(lines) + "\n"
 
 
 def _cells(layout: Layout, line: Line) -> list[str]:
-    *context, label = (_escape(text) for text in layout.labels(line))
+    *context, label = (escape(text) for text in layout.labels(line))
     cells = [*context, f"*{label}*" if line.trained else label]
     for cell in line.cells:
         cells += [_part(part, cell) for part in layout.parts]
@@ -51,5 +51,6 @@ def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
+    """Text for a Markdown table cell or heading."""
     return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_")

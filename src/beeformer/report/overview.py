@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-import pandas as pd
 import yaml
 
 from beeformer import contract
@@ -63,8 +62,8 @@ def render_overview(
         ),
     ]
     if table1 is not None:
-        frame = pd.read_csv(table1)
         shown = ["dataset", "items", "users", "interactions", "density_x", "density_xtx"]
+        frame = contract.read_table(table1, shown)
         sections += [
             "<h2>Table 1</h2>",
             _table(

@@ -20,7 +20,8 @@ import scipy.sparse as sp
 from sentence_transformers import SentenceTransformer
 
 from beeformer import contract
-from beeformer.contract.metrics import K, per_user_metrics
+from beeformer.contract.metrics import SELECT_BY, K, per_user_metrics
+from beeformer.contract.models import ENCODE_BATCH_SIZE
 from beeformer.contract.ranking import content_based_predictions, interaction_matrix
 from beeformer.encoding import encode
 from beeformer.precision import Precision
@@ -81,9 +82,9 @@ class Validation:
     """The validation phases of every split an encoder trains on, and how they are scored."""
 
     phases: list[ValidationPhase]
-    metric: str = "recall@20"
+    metric: str = SELECT_BY
     k: int = K
-    batch_size: int = 64
+    batch_size: int = ENCODE_BATCH_SIZE
     precision: Precision = "auto"
 
     def fingerprint(self) -> list[Any]:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real single-node SLURM on this machine, for testing the SLURM profile (tests/test_slurm.py, .ci/run).
+# A real single-node SLURM on this machine, for testing the SLURM profile (tests/workflow/test_slurm.py, .ci/run).
 #
 #   workflow/profiles/slurm-local/cluster.sh up      # install (Debian's slurm and munge), configure, start; idempotent
 #   workflow/profiles/slurm-local/cluster.sh down    # stop the daemons it started

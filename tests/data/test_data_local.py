@@ -75,6 +75,21 @@ def test_tsv_gzip_and_explicit_sep(tmp_path: Path) -> None:
     assert items["text"].tolist() == ["five", "six"]
 
 
+@pytest.mark.parametrize("suffix", [".csv.bz2", ".csv.xz", ".csv.zip", ".csv.gz"])
+def test_compressed_text_files_are_read_by_their_suffix(tmp_path: Path, suffix: str) -> None:
+    pd.DataFrame({"u": ["a", "b"], "i": [5, 6], "r": [4.5, 3.0]}).to_csv(tmp_path / f"r{suffix}", index=False)
+    write(tmp_path / "items.csv", "id,text\n5,five\n6,six\n")
+    columns = {"user_id": "u", "item_id": "i", "rating": "r"}
+    interactions, _ = load_local(
+        {
+            "interactions": {"path": f"r{suffix}", "columns": columns},
+            "items": {"path": "items.csv", "columns": {"item_id": "id", "text": "text"}},
+        },
+        tmp_path,
+    )
+    assert interactions["item_id"].tolist() == ["5", "6"] and interactions["rating"].tolist() == [4.5, 3.0]
+
+
 def test_text_from_several_columns_skips_blank_parts(tmp_path: Path) -> None:
     pd.DataFrame(
         {

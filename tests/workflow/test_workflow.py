@@ -241,7 +241,7 @@ CF = ["popularity", "itemknn", "ease", "sansa", "als", "elsa"]
 def test_cf_baselines_on_the_samples(tmp_path, name, split):
     """Each CF baseline, at the settings the example config's full grid chose (docs/benchmarks.md), on real data."""
     config = local_config(name, {})
-    chosen = yaml.safe_load((REPO / "tests" / "cf_choices.yaml").read_text())[name]
+    chosen = yaml.safe_load((Path(__file__).with_name("cf_choices.yaml")).read_text())[name]
     config["baselines"] = chosen
     config["experiments"] = {"cf": {"split": split, "methods": CF}}
     path = tmp_path / "config.yaml"
