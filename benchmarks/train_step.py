@@ -14,6 +14,13 @@ its estimated graph would not fit ``--floor-limit-gb``. Prints a table and the r
 mode the trainer's default (``memory_budget_gb: auto``, a share of this machine's memory) takes at each m, with
 its speed against the two-pass step (the default before it).
 
+With ``--settings``: the step as it was before (``dropout: true, attention: sdpa``) against dropout off and each
+attention implementation (:mod:`beeformer.train.passes`), two-pass and, with ``--single-pass``, single-pass, in
+one process and one precision, taking turns round by round for each chunk size of ``--chunks``. GFLOP/s counts
+only the work a step executes: :func:`forward_flops` x 4 for two passes (two forwards and a backward, twice a
+forward) and x 3 for one (a forward and a backward), against this precision's matmul peak measured in the same
+rounds.
+
 With ``--precisions``: the two-pass step in each precision (:mod:`beeformer.precision`), in one process, taking
 turns for ``--repeats`` rounds after one warm-up step each, with the machine's matmul peak of each precision
 measured in the same rounds (``benchmarks/encode.py`` shares these helpers). Items/s and seconds are medians over
@@ -142,38 +149,59 @@ def compare_precisions(
 ) -> None:
     """Print per precision: items/s, the ratio to fp32, GFLOP/s achieved and its share of the matmul peak.
 
-    ``run(precision)`` processes ``items`` items costing ``flops``. Every variant (each precision's run and a
-    PEAK_SIZE² matmul in its dtype) is called once to warm up, then once per round for ``repeats`` rounds, taking
-    turns. Runs are timed by their median round, the peak by its fastest.
+    ``run(precision)`` processes ``items`` items costing ``flops``.
+    """
+    compare(
+        title,
+        {precision: (lambda p=precision: run(p), flops, precision) for precision in precisions},
+        "fp32" if "fp32" in precisions else None,
+        items,
+        repeats,
+    )
+
+
+def compare(
+    title: str,
+    variants: dict[str, tuple[Callable[[], object], float, str]],
+    baseline: str | None,
+    items: int,
+    repeats: int,
+) -> None:
+    """Print per variant: items/s, the ratio to ``baseline``, GFLOP/s and its share of its precision's peak.
+
+    ``variants``: name -> (a call processing ``items`` items, the FLOPs it executes, its precision). Every call
+    and a PEAK_SIZE² matmul per precision is called once to warm up, then once per round for ``repeats``
+    rounds, taking turns. Calls are timed by their median round, the peaks by their fastest; the ratio to the
+    baseline is each round's (median, and the range).
     """
     import torch
 
     from beeformer.precision import autocast_dtype, native_bf16_cpu
 
     load = os.getloadavg()[0]
-    variants: dict[str, Callable[[], object]] = {}
-    for precision in precisions:
-        variants[precision] = lambda p=precision: run(p)
+    calls = {name: call for name, (call, _, _) in variants.items()}
+    for precision in {precision for _, _, precision in variants.values()}:
         dtype = autocast_dtype(precision, torch.device("cpu")) or torch.float32
         a, b = (torch.randn(PEAK_SIZE, PEAK_SIZE).to(dtype) for _ in range(2))
-        variants["matmul " + precision] = lambda a=a, b=b: a @ b
-    seconds = _take_turns(variants, repeats)
+        calls["matmul " + precision] = lambda a=a, b=b: a @ b
+    seconds = _take_turns(calls, repeats)
 
     print(
         f"# {title}; torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
         f"native bf16: {native_bf16_cpu()}; {repeats} rounds; load average {load:.2f} before, "
         f"{os.getloadavg()[0]:.2f} after"
     )
-    print("| precision | items/s | vs fp32 (range) | s per run | GFLOP/s | matmul peak GFLOP/s | share of peak |")
+    versus = f"vs {baseline} (range)" if baseline else "ratio"
+    print(f"| variant | items/s | {versus} | s per run | GFLOP/s | matmul peak GFLOP/s | share of peak |")
     print("|---|---|---|---|---|---|---|")
-    for precision in precisions:
-        median = statistics.median(seconds[precision])
-        ratios = [f / t for f, t in zip(seconds["fp32"], seconds[precision], strict=True)] if "fp32" in seconds else []
+    for name, (_, flops, precision) in variants.items():
+        median = statistics.median(seconds[name])
+        ratios = [b / t for b, t in zip(seconds[baseline], seconds[name], strict=True)] if baseline else []
         ratio = f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})" if ratios else "n/a"
         achieved = flops / median / 1e9
         peak = 2 * PEAK_SIZE**3 / min(seconds["matmul " + precision]) / 1e9
         print(
-            f"| {precision} | {items / median:.1f} | {ratio} | {median:.2f} | {achieved:.0f} | {peak:.0f} | "
+            f"| {name} | {items / median:.1f} | {ratio} | {median:.2f} | {achieved:.0f} | {peak:.0f} | "
             f"{achieved / peak:.0%} |",
             flush=True,
         )
@@ -200,7 +228,10 @@ def main() -> None:
     parser.add_argument("--floor-limit-gb", type=float, default=18.0)
     parser.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32", help="of the mode rows")
     parser.add_argument("--precisions", nargs="+", choices=["fp32", "bf16"], help="compare precisions instead")
-    parser.add_argument("--repeats", type=int, default=3, help="rounds of the precision comparison")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of the precision or settings comparison")
+    parser.add_argument("--settings", action="store_true", help="compare dropout and attention settings instead")
+    parser.add_argument("--chunks", type=int, nargs="+", help="with --settings: chunk sizes (default --chunk)")
+    parser.add_argument("--single-pass", action="store_true", help="with --settings: the single-pass step too")
     parser.add_argument("--worker", nargs=2, metavar=("MODE", "M"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -209,6 +240,11 @@ def main() -> None:
     if args.precisions:
         for m in args.ms:
             _compare_step_precisions(m, args)
+        return
+    if args.settings:
+        for m in args.ms:
+            for chunk in args.chunks or [args.chunk]:
+                _compare_step_settings(m, chunk, args)
         return
 
     import torch
@@ -255,6 +291,51 @@ def _compare_step_precisions(m: int, args: argparse.Namespace) -> None:
         args.precisions,
         m,
         4 * forward_flops(model, lengths),
+        args.repeats,
+    )
+
+
+#: (dropout, attention) of each compared setting; the first is the step as it was before these settings.
+SETTINGS = {
+    "dropout on, sdpa (before)": (True, "sdpa"),
+    "dropout on, eager": (True, "eager"),
+    "dropout off, sdpa": (False, "sdpa"),
+    "dropout off, eager": (False, "eager"),
+    "dropout off, auto": (False, "auto"),
+}
+
+
+def _compare_step_settings(m: int, chunk: int, args: argparse.Namespace) -> None:
+    import torch
+
+    from beeformer.precision import autocast_dtype
+    from beeformer.train.passes import plan_passes, set_training_mode
+    from beeformer.train.step import training_step
+
+    cpu = torch.device("cpu")
+    model, X, chunks = step_problem(m, args.seq, chunk, args.users)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    autocast = autocast_dtype(args.precision, cpu)
+    precision = "bf16" if autocast else "fp32"
+    forward = forward_flops(model, [int(n) for c in chunks for n in c.features["attention_mask"].sum(dim=1)])
+
+    def step(dropout: bool, attention: str, single_pass: bool) -> None:
+        set_training_mode(model, dropout)
+        passes = plan_passes(model, attention, dropout, cpu)
+        training_step(model, optimizer, X, chunks, autocast=autocast, single_pass=single_pass, passes=passes)
+
+    variants = {}
+    for single_pass in (False, True) if args.single_pass else (False,):
+        mode = "single-pass" if single_pass else "two-pass"
+        for name, (dropout, attention) in SETTINGS.items():
+            call = lambda d=dropout, a=attention, s=single_pass: step(d, a, s)  # noqa: E731
+            variants[f"{mode}, {name}"] = (call, (3 if single_pass else 4) * forward, precision)
+    compare(
+        f"beeFormer step, MiniLM, {m} Goodbooks texts at seq {args.seq}, chunk {chunk}, {args.users} users, "
+        f"{precision}",
+        variants,
+        next(iter(variants)),
+        m,
         args.repeats,
     )
 

@@ -15,9 +15,11 @@ When the autograd graph of all m items fits in memory, ``single_pass=True`` keep
 (``embed_with_grad``) and back-propagates dL/dA through them: one forward instead of two. With several ranks
 (:mod:`beeformer.train.distributed`) each rank embeds and back-propagates only its share of the chunks.
 
-Pass (d) replays the random state that pass (b) saw for each chunk, so dropout masks match and dL/dA is the
-exact gradient of the function that was evaluated (the authors' code does not do this;
-``replay_dropout: false`` turns it off).
+With dropout on, pass (d) replays the random state that pass (b) saw for each chunk, so dropout masks match
+and dL/dA is the exact gradient of the function that was evaluated (the authors' code does not do this;
+``replay_dropout: false`` turns it off). With dropout off (``dropout: false``, eval mode) there is nothing to
+replay. Which attention implementation each pass runs is :mod:`beeformer.train.passes`'s rule (on a CPU without
+dropout: SDPA for pass (b), eager attention for pass (d) and the single pass).
 
 Under ``autocast`` (bf16, :mod:`beeformer.precision`) the Transformer's matrix products run in bf16; A, the loss
 and dL/dA stay float32.
@@ -36,6 +38,7 @@ from sentence_transformers import SentenceTransformer
 
 from beeformer import precision
 from beeformer.train.distributed import SINGLE_PROCESS, Rank, sum_across_ranks, sum_gradients
+from beeformer.train.passes import Passes, attention
 
 Features = dict[str, torch.Tensor]
 
@@ -132,8 +135,9 @@ def embed_without_grad(
     m: int,
     autocast: torch.dtype | None = None,
     rank: Rank = SINGLE_PROCESS,
-) -> tuple[torch.Tensor, list[RandomState]]:
-    """Stage (b): the m x d matrix A with no autograd graph, and each chunk's random state.
+    record_states: bool = True,
+) -> tuple[torch.Tensor, list[RandomState] | None]:
+    """Stage (b): the m x d matrix A with no autograd graph, and each chunk's random state if ``record_states``.
 
     ``chunks`` are this rank's; the rows of other ranks' chunks arrive through a sum over ranks.
     """
@@ -141,9 +145,10 @@ def embed_without_grad(
     parts: list[torch.Tensor] = []
     with torch.no_grad():
         for chunk in chunks:
-            states.append(RandomState(chunk.positions.device))
+            if record_states:
+                states.append(RandomState(chunk.positions.device))
             parts.append(embed(model, chunk.features, autocast))
-    return assemble(model, chunks, parts, m, autocast, rank), states
+    return assemble(model, chunks, parts, m, autocast, rank), states if record_states else None
 
 
 def assemble(
@@ -217,42 +222,62 @@ def training_step(
     replay_dropout: bool = True,
     autocast: torch.dtype | None = None,
     single_pass: bool = False,
+    passes: Passes | None = None,
     rank: Rank = SINGLE_PROCESS,
 ) -> torch.Tensor:
     """Stages (b)-(e) for one batch: returns the loss (a 0-d tensor, still on the device).
 
-    ``chunks`` are this rank's (``make_chunks(..., rank=rank)``); with one process, all of them.
+    ``chunks`` are this rank's (``make_chunks(..., rank=rank)``); with one process, all of them. ``passes``: the
+    attention implementation of each pass (None: the model's own); dropout is on when the model is in training
+    mode (:func:`beeformer.train.passes.set_training_mode`).
     """
     m = X.shape[1]
+    no_grad, grad = (None, None) if passes is None else (passes.no_grad, passes.grad)
     optimizer.zero_grad(set_to_none=True)
     if single_pass:
-        parts = embed_with_grad(model, chunks, autocast)
-        loss, dA = loss_and_embedding_gradient(X, assemble(model, chunks, parts, m, autocast, rank), relu)
-        if parts:
-            torch.autograd.backward(parts, [dA[chunk.positions] for chunk in chunks])
+        with attention(model, grad):
+            parts = embed_with_grad(model, chunks, autocast)
+            loss, dA = loss_and_embedding_gradient(X, assemble(model, chunks, parts, m, autocast, rank), relu)
+            if parts:
+                torch.autograd.backward(parts, [dA[chunk.positions] for chunk in chunks])
     else:
-        A, states = embed_without_grad(model, chunks, m, autocast, rank)
+        replay = replay_dropout and model.training
+        with attention(model, no_grad):
+            A, states = embed_without_grad(model, chunks, m, autocast, rank, record_states=replay)
         loss, dA = loss_and_embedding_gradient(X, A, relu)
-        backpropagate_chunks(model, chunks, dA, states if replay_dropout else None, autocast)
+        with attention(model, grad):
+            backpropagate_chunks(model, chunks, dA, states, autocast)
     sum_gradients([p for p in model.parameters() if p.requires_grad], rank)
     optimizer.step()
     return loss
 
 
-def graph_bytes(model: SentenceTransformer, chunks: Sequence[Chunk], autocast: torch.dtype | None) -> int:
+def graph_bytes(
+    model: SentenceTransformer,
+    chunks: Sequence[Chunk],
+    autocast: torch.dtype | None,
+    implementation: str | None = None,
+    dropout: bool = True,
+) -> int:
     """Rough activation memory of keeping every chunk's autograd graph (the single-pass mode).
 
     Per Transformer layer and sequence of length s: s (34 h + 5 a s) bytes in 16-bit precision (Korthikanti et
-    al., 2022), twice that in 32-bit; h the hidden size, a the number of attention heads. CPU autocast keeps
-    much of the graph in 32-bit (a bf16 MiniLM step measured 12.6 GB against a 16-bit estimate below 7 GB;
+    al., 2022), twice that in 32-bit; h the hidden size, a the number of attention heads. Of these, 2 s h are
+    dropout masks and 5 a s² the attention scores, their softmax (2 bytes each) and its dropout mask (1), which
+    eager attention (``implementation`` ``eager`` or None, the model's own) keeps and fused SDPA does not,
+    except on a CPU with dropout, where PyTorch falls back to the unfused kernel. CPU autocast keeps much of the
+    graph in 32-bit (a bf16 MiniLM step measured 12.6 GB against a 16-bit estimate below 7 GB;
     docs/benchmarks.md), so only CUDA autocast counts as 16-bit.
     """
     config = model[0].auto_model.config
     h, a, layers = config.hidden_size, config.num_attention_heads, config.num_hidden_layers
     on_cuda = bool(chunks) and chunks[0].features["input_ids"].device.type == "cuda"
     scale = 1 if autocast is not None and on_cuda else 2
+    per_hidden = 34 if dropout else 32
+    keeps_scores = implementation != "sdpa" or (dropout and not on_cuda)
+    per_score = (5 if dropout else 4) if keeps_scores else 0
     total = 0
     for chunk in chunks:
         n, s = chunk.features["input_ids"].shape
-        total += n * s * (34 * h + 5 * a * s)
+        total += n * s * (per_hidden * h + per_score * a * s)
     return total * layers * scale

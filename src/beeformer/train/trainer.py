@@ -32,6 +32,7 @@ from beeformer.contract.models import resolve_model
 from beeformer.precision import Precision, autocast_dtype
 from beeformer.train import checkpoint, distributed
 from beeformer.train.card import model_card
+from beeformer.train.passes import ATTENTION_CHOICES, Attention, plan_passes, set_training_mode
 from beeformer.train.sampling import NegativeSampling, sample_items
 from beeformer.train.selection import Best, StepPlan
 from beeformer.train.step import TokenizedCatalogue, graph_bytes, make_chunks, training_step
@@ -43,6 +44,14 @@ log = logging.getLogger(__name__)
 SINGLE_PASS_MARGIN = 1.35
 #: ``memory_budget_gb: auto``: this share of the device's memory (RAM on a CPU) may hold the single-pass graph.
 AUTO_BUDGET_SHARE = 0.4
+#: The settings that take one of a few names.
+CHOICES = {
+    "schedule": ("constant", "linear", "cosine"),
+    "optimizer": ("adamw", "nadam"),
+    "negatives": ("official", "paper"),
+    "precision": ("auto", "fp32", "bf16"),
+    "attention": ATTENTION_CHOICES,
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     negatives: NegativeSampling = "official"
     prediction_relu: bool = True
+    dropout: bool = True  # train in training mode (the model's dropout); false: eval mode (train/passes.py)
+    attention: Attention = "auto"  # attention implementation per pass: auto, sdpa, eager (train/passes.py)
     replay_dropout: bool = True
     precision: Precision = "auto"  # auto: bf16 autocast where the GPU or CPU has bf16 units
     text_prefix: str = ""
@@ -73,6 +84,16 @@ class TrainConfig:
     checkpoint_every: int = 100  # steps between checkpoints (and at each epoch's end); 0 = epoch ends only
     device: str = "auto"
     seed: int = 42
+
+    def __post_init__(self) -> None:
+        """A one-line error for a setting that names no known choice (before any data or model is loaded)."""
+        for name, allowed in CHOICES.items():
+            value = getattr(self, name)
+            if not isinstance(value, str) or value not in allowed:
+                raise contract.ContractError(f"train.{name}: {value!r} is not one of {', '.join(allowed)}")
+        for name in ("dropout", "prediction_relu", "replay_dropout"):
+            if not isinstance(getattr(self, name), bool):
+                raise contract.ContractError(f"train.{name}: {getattr(self, name)!r} must be true or false")
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> TrainConfig:
@@ -169,7 +190,8 @@ def train(
     if config.text_prefix:  # encode() adds the prefix by itself (validation, evaluation), as training does
         model.prompts = {**model.prompts, "document": config.text_prefix}
         model.default_prompt_name = "document"
-    model.train()
+    passes = plan_passes(model, config.attention, config.dropout, device)
+    set_training_mode(model, config.dropout)
     catalogue = TokenizedCatalogue.build(model, data.texts, config.text_prefix)
 
     # optimizer, schedule, and where we are
@@ -198,7 +220,7 @@ def train(
     if rank.is_main:
         log.info(
             "training %s on %d users x %d items (%s): %d steps (%d epochs x %d, budget %s), m=%d, chunk=%d, "
-            "%s on %s x %d, single-pass under %s GB%s",
+            "%s on %s x %d, dropout %s, %s, single-pass under %s GB%s",
             config.base_model,
             n_users,
             n_items,
@@ -212,6 +234,8 @@ def train(
             "bf16" if autocast else "fp32",
             device,
             rank.world,
+            "on" if config.dropout else "off",
+            passes.describe(),
             "-" if budget is None else f"{budget / 2**30:.1f}",
             f", validation at steps {sorted(plan.eval_steps)}" if plan.eval_steps else "",
         )
@@ -219,7 +243,7 @@ def train(
     def validate() -> None:
         """Score the validation phase into the step's record; keep the best selectable model."""
         scores = _validate(model, validation, rank)
-        model.train()
+        set_training_mode(model, config.dropout)
         if records and records[-1]["step"] == position.step:
             records[-1].update(scores)
         else:  # step 0: the model before training
@@ -245,7 +269,8 @@ def train(
         users = position.order[start : start + config.batch_size]
         batch = sample_items(data.X, users, config.items_per_step, rng, config.negatives)
         chunks = make_chunks(catalogue, batch.items, config.chunk_size, device, rank)
-        single_pass = budget is not None and SINGLE_PASS_MARGIN * graph_bytes(model, chunks, autocast) <= budget
+        graph = graph_bytes(model, chunks, autocast, passes.grad, config.dropout)
+        single_pass = budget is not None and SINGLE_PASS_MARGIN * graph <= budget
         loss = training_step(
             model,
             optimizer,
@@ -255,6 +280,7 @@ def train(
             replay_dropout=config.replay_dropout,
             autocast=autocast,
             single_pass=single_pass,
+            passes=passes,
             rank=rank,
         )
         lr = scheduler.get_last_lr()[0]  # the rate this step used

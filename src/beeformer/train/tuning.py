@@ -41,9 +41,13 @@ def grid(settings: dict[str, Any]) -> list[dict[str, Any]]:
     """The points to train: every combination of the list-valued settings; ``max_steps`` stays a list."""
     TrainConfig.from_dict({k: v[0] if isinstance(v, list) and v else v for k, v in settings.items()})  # names
     try:
-        return expand(settings, scored_along="max_steps" if isinstance(settings.get("max_steps"), list) else None)
+        points = expand(settings, scored_along="max_steps" if isinstance(settings.get("max_steps"), list) else None)
     except ValueError as error:
         raise contract.ContractError(f"train: {error}") from None
+    for point in points:  # every value of every list, before anything trains
+        steps = point.get("max_steps")
+        TrainConfig.from_dict({**point, "max_steps": max(steps) if isinstance(steps, list) and steps else steps})
+    return points
 
 
 def tune(
