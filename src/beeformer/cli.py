@@ -14,6 +14,7 @@ import yaml
 from beeformer import contract
 from beeformer.contract.metrics import N_BOOTSTRAP, SEED, SELECT_BY, K
 from beeformer.contract.models import ENCODE_BATCH_SIZE
+from beeformer.serve.settings import KINDS, IndexSettings, Limits
 
 EPILOG = "Stages exchange only the files of the data contract (docs/files.md). Snakemake runs them in order."
 
@@ -210,6 +211,44 @@ def cmd_recommend(args: argparse.Namespace) -> None:
     from beeformer.evaluate.cbf import recommend
 
     recommend(args.embeddings, args.source, args.candidates, args.predictions, k=args.k)
+
+
+def cmd_index(args: argparse.Namespace) -> None:
+    from beeformer.serve.build import add_items, build_index
+
+    if args.add:
+        given = [flag for flag, value in (("--items", args.items), ("--kind", args.kind)) if value is not None]
+        if given:
+            raise contract.ContractError(f"index --add: {given} apply to a new index; --add keeps the index's settings")
+        add_items(args.index, args.add, replace=args.replace, model=args.model)
+        return
+    if args.items is None or args.model is None:
+        raise contract.ContractError(
+            "index: give --model and --items for a new index, or --add FILE for an existing one"
+        )
+    settings = IndexSettings(args.kind or IndexSettings.kind, args.hnsw_m, args.ef_construction, args.ef_search)
+    build_index(args.model, args.items, args.index, settings, args.batch_size, args.max_seq_length, args.precision)
+
+
+def cmd_query(args: argparse.Namespace) -> None:
+    from beeformer.serve.index import CatalogueIndex
+    from beeformer.serve.query import query_similar, query_users, write_predictions
+
+    if (args.interactions is None) == (args.similar is None):
+        raise contract.ContractError("query: give either --interactions FILE (users) or --similar ITEM_ID ...")
+    index = CatalogueIndex.load(args.index)
+    if args.similar is not None:
+        predictions = query_similar(index, args.similar, args.k)
+    else:
+        predictions = query_users(index, args.interactions, args.candidates, args.k)
+    write_predictions(index, predictions, args.predictions)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from beeformer.serve.app import serve
+
+    limits = Limits(args.max_k, args.max_history, args.max_texts, args.max_items, args.max_request_bytes)
+    serve(args.index, args.model, args.host, args.port, limits)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -463,6 +502,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--candidates", required=True, help="a split's *_candidates.parquet")
     p.add_argument("--predictions", required=True, help="output: predictions.parquet")
     p.add_argument("--k", type=int, default=K)
+
+    p = stage(
+        "index",
+        "Embed a catalogue (items.parquet, or a CSV/TSV with item_id and text) as the evaluation does into an index "
+        "folder (embeddings, FAISS index, manifest), or --add items to one without re-encoding the others.",
+        cmd_index,
+    )
+    p.add_argument("--index", required=True, help="the index folder (output, or with --add the one to extend)")
+    p.add_argument("--model", default=None, help="sentence-Transformer folder (with --add: default the index's)")
+    p.add_argument("--items", default=None, help="the catalogue: items.parquet, or .csv/.tsv with item_id, text")
+    p.add_argument("--add", default=None, metavar="FILE", help="items to append to an existing index")
+    p.add_argument("--replace", action="store_true", help="with --add: replace items whose id is in the index")
+    p.add_argument("--kind", choices=KINDS, default=None, help="flat (default): exact; hnsw: approximate")
+    p.add_argument("--hnsw-m", type=int, default=IndexSettings.m, help="HNSW: links per node")
+    p.add_argument(
+        "--ef-construction",
+        type=int,
+        default=IndexSettings.ef_construction,
+        help="HNSW: candidates kept while building",
+    )
+    p.add_argument(
+        "--ef-search",
+        type=int,
+        default=IndexSettings.ef_search,
+        help="HNSW: candidates kept while searching (at least k)",
+    )
+    p.add_argument("--batch-size", type=int, default=ENCODE_BATCH_SIZE)
+    p.add_argument("--max-seq-length", type=int, default=None, help="override the model's sequence limit")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+
+    p = stage(
+        "query",
+        "Top-k items of an index for users given as interactions (user_id, item_id), history excluded, written as "
+        "predictions; or the items most similar to given items.",
+        cmd_query,
+    )
+    p.add_argument("--index", required=True, help="an index folder (beeformer index)")
+    p.add_argument("--interactions", default=None, help="users' histories: user_id, item_id (parquet or .csv)")
+    p.add_argument("--similar", nargs="+", default=None, metavar="ITEM_ID", help="items to find similar items for")
+    p.add_argument("--candidates", default=None, help="rank only these item ids (a candidates file: item_id)")
+    p.add_argument("--predictions", default=None, help="output: predictions.parquet (default: TSV on stdout)")
+    p.add_argument("--k", type=int, default=K)
+
+    p = stage(
+        "serve",
+        "HTTP service over an index folder: POST /recommend, GET /similar/{item_id}, POST /items, GET /health, "
+        "the OpenAPI page at /docs. No authentication: it binds 127.0.0.1 unless --host says otherwise.",
+        cmd_serve,
+    )
+    p.add_argument("--index", required=True, help="an index folder (beeformer index)")
+    p.add_argument("--model", default=None, help="the index's model (default: the folder it was built from)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-k", type=int, default=Limits.max_k, help="largest k a request may ask for")
+    p.add_argument("--max-history", type=int, default=Limits.max_history, help="most item ids in a history")
+    p.add_argument("--max-texts", type=int, default=Limits.max_texts, help="most texts in a /recommend request")
+    p.add_argument("--max-items", type=int, default=Limits.max_items, help="most items in one POST /items")
+    p.add_argument("--max-request-bytes", type=int, default=Limits.max_request_bytes, help="largest request body")
 
     p = stage("evaluate", "Recall@20, Recall@50, NDCG@100 (RecPack's definitions) with bootstrap errors.", cmd_evaluate)
     p.add_argument("--predictions", required=True)

@@ -67,7 +67,7 @@ def model_name(config: dict[str, Any], encoder: str, split: str, phase: str) -> 
     own = {config["splits"][s]["dataset"] for s in config["encoders"][encoder]["train_on"]}
     if phase == "validation" and dataset in own:
         return f"{encoder}/validation"
-    return f"{encoder}/test" if refits(config, encoder) else f"{encoder}/validation"
+    return final_model(config, encoder)
 
 
 def model_names(config: dict[str, Any]) -> list[str]:
@@ -80,6 +80,22 @@ def model_names(config: dict[str, Any]) -> list[str]:
             for phase in PHASES
         }
     )
+
+
+def final_model(config: dict[str, Any], encoder: str) -> str:
+    """An encoder's model for use after evaluation: pretrained as it is, trained refit on train_full (``test``) or,
+    with ``refit: false``, its validation model."""
+    if encoder not in trained_encoders(config):
+        return encoder
+    return f"{encoder}/test" if refits(config, encoder) else f"{encoder}/validation"
+
+
+def index_options(config: dict[str, Any], name: str) -> str:
+    """``beeformer index`` options of a configured index: its settings and the evaluation's encoding."""
+    spec, evaluation = config["indexes"][name], config["evaluation"]
+    settings = {key: spec.get(key) for key in ("kind", "hnsw_m", "ef_construction", "ef_search")}
+    settings |= {key: evaluation[key] for key in ("batch_size", "max_seq_length", "precision")}
+    return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in settings.items() if value is not None)
 
 
 def method_kind(config: dict[str, Any], method: str) -> str:
@@ -167,6 +183,10 @@ def check_references(config: dict[str, Any]) -> None:
             raise ConfigError(
                 f"experiments.{name}.reference: '{reference}' must be one of the experiment's baseline methods"
             )
+    for name, index in config.get("indexes", {}).items():
+        for key, known in (("encoder", encoders), ("dataset", datasets)):
+            if index[key] not in known:
+                raise ConfigError(f"indexes.{name}.{key}: unknown {key} '{index[key]}'; known: {list(known)}")
     check_tables(config)
 
 

@@ -22,6 +22,7 @@ REFIT = [encoder for encoder in TRAINED if workflow_config.refits(config, encode
 PRETRAINED = workflow_config.pretrained_encoders(config)
 MODELS = workflow_config.model_names(config)  # results/models/<name>: pretrained, <trained>/{validation,test}
 EXPERIMENTS = list(config["experiments"])
+INDEXES = list(config.get("indexes", {}))  # results/index/<name>: a catalogue index for query and serve
 TABLES = workflow_config.table_names(config)  # one per experiment, then the configured tables
 EVALUATION = config["evaluation"]  # the schema fills every default
 THREADS = workflow_config.threads(config)  # of each multi-threaded job (config `threads`)
@@ -280,6 +281,20 @@ def baseline_mem_mb(wildcards):
 
 def evaluate_options(wildcards):
     return f"{evaluation_option('n_bootstrap')} {evaluation_option('seed')}"
+
+
+# --- serve: catalogue indexes
+def index_model(wildcards):
+    encoder = config["indexes"][wildcards.index]["encoder"]
+    return f"results/models/{workflow_config.final_model(config, encoder)}"
+
+
+def index_items(wildcards):
+    return f"results/data/{config['indexes'][wildcards.index]['dataset']}/items.parquet"
+
+
+def index_options(wildcards):
+    return workflow_config.index_options(config, wildcards.index)
 
 
 # --- report

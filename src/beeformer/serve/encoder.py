@@ -1,0 +1,109 @@
+"""The model behind an index: loaded as the evaluate stage loads it, identified by a hash of its weights.
+
+Texts go through :func:`beeformer.encoding.encode`, the path of the embed stage and of validation, so an item
+embedded here equals its row in ``results/embeddings/``: same batch size, sequence limit, prompt and precision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sentence_transformers import SentenceTransformer
+
+from beeformer import contract
+from beeformer.contract.models import ENCODE_BATCH_SIZE, resolve_model
+from beeformer.encoding import encode
+from beeformer.precision import Precision, autocast_dtype
+
+#: Files holding a model's weights (their bytes are hashed to identify the model).
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+#: What the manifest records about the model, and what a model must match to use an index.
+IDENTITY = ("weights_sha256", "max_seq_length", "text_prefix")
+
+
+def weights_sha256(model_dir: str | os.PathLike[str]) -> str:
+    """SHA-256 over the model folder's weight files (relative paths and bytes, in path order)."""
+    folder = Path(model_dir)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+    if not files:
+        raise contract.ContractError(f"{folder}: no weight files ({', '.join(WEIGHT_SUFFIXES)}); give a model folder")
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(folder)).encode())
+        with path.open("rb") as stream:
+            for block in iter(lambda: stream.read(1 << 24), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class Encoder:
+    """A sentence-Transformer with the settings an index was (or is being) built with."""
+
+    path: str
+    model: SentenceTransformer
+    precision: Precision
+    batch_size: int
+
+    @classmethod
+    def load(
+        cls,
+        model: str | os.PathLike[str],
+        max_seq_length: int | None = None,
+        precision: Precision = "auto",
+        batch_size: int = ENCODE_BATCH_SIZE,
+    ) -> Encoder:
+        """Load a model folder (or a packaged model's name); ``precision`` ``auto`` is resolved on this device."""
+        path = resolve_model(str(model))
+        if not Path(path).is_dir():
+            raise contract.ContractError(f"--model {model}: not a model folder (nor a packaged model's name)")
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        loaded = SentenceTransformer(path, device=str(device), trust_remote_code=True)
+        if max_seq_length is not None:
+            loaded.max_seq_length = max_seq_length
+        resolved: Precision = "bf16" if autocast_dtype(precision, device) else "fp32"
+        return cls(str(model), loaded, resolved, batch_size)
+
+    @property
+    def text_prefix(self) -> str:
+        """The prompt the model puts before every text (its default prompt), or ''."""
+        name = self.model.default_prompt_name
+        return self.model.prompts.get(name, "") if name else ""
+
+    @property
+    def dimensions(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def identity(self) -> dict[str, Any]:
+        """What the manifest records about the model (:data:`IDENTITY`, with its path and precision)."""
+        return {
+            "path": self.path,
+            "weights_sha256": weights_sha256(resolve_model(self.path)),
+            "max_seq_length": self.model.max_seq_length,
+            "text_prefix": self.text_prefix,
+            "precision": self.precision,
+            "batch_size": self.batch_size,
+        }
+
+    def encode(self, texts: list[str], progress: bool = True) -> np.ndarray:
+        """L2-normalised float32 embeddings (texts x d)."""
+        return encode(self.model, texts, self.batch_size, self.precision, progress=progress)
+
+
+def check_identity(recorded: dict[str, Any], encoder: Encoder, where: str) -> None:
+    """Refuse a model that differs from the one an index was built with, naming what differs."""
+    current = encoder.identity()
+    differing = [
+        f"{key} {current[key]!r} (index: {recorded[key]!r})" for key in IDENTITY if current[key] != recorded[key]
+    ]
+    if differing:
+        raise contract.ContractError(
+            f"{where}: was built with model {recorded['path']}, and --model {encoder.path} differs: "
+            f"{'; '.join(differing)}; use the index's model or build a new index"
+        )
