@@ -1,19 +1,26 @@
-"""Validation curves of beeFormer on the miniature's samples: recall@20 against training steps, on CPU.
+"""Validation curves of beeFormer on the miniature's samples: recall@20 against training steps and CPU minutes.
 
     python benchmarks/validation_curves.py --mini ../mini [--amazon-minutes 90] [--goodbooks-minutes 60]
-    python benchmarks/validation_curves.py --mini ../mini --plot-only
+    python benchmarks/validation_curves.py --mini ../mini --dropout on off [--threads 1 --parallel]
+    python benchmarks/validation_curves.py --mini ../mini [--dropout on off] --plot-only
 
 ``--mini`` is a folder where ``config/paper-mini.yaml`` has run (at least its splits). Each curve is one
 ``python -m beeformer train`` run with a validation phase (the command config/paper-mini-curves.yaml gives the
 workflow): scored every 8 steps on the split's validation phase, stopped after 6 scores without gain or after
 the given minutes (the run resumes from its checkpoint when started again, so a curve can be extended). Prints
 each curve as a table with its ratio to step 0 (the pretrained model) and writes docs/curve-<name>.png.
+
+With ``--dropout``, one curve per setting of ``train.dropout`` (``on``: training mode, the authors' way; ``off``:
+eval mode) in curves/<name>-dropout-<setting>/, plotted together against steps and against CPU minutes (the
+process time of training and scoring, all threads: the measure that two runs sharing a machine cannot skew) in
+docs/curve-<name>-dropout.png. ``--parallel`` runs each dataset's settings at the same time, ``--threads`` each.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,54 +41,94 @@ CURVE = {
 }
 #: name -> (split, dataset, users per step, epochs)
 RUNS = {"amazon": ("amazon-time", "amazon", 256, 40), "goodbooks": ("goodbooks-item", "goodbooks", 16, 5)}
+METRIC = "recall@20"
 
 
-def run(mini: Path, name: str, minutes: float) -> None:
+def command(name: str, minutes: float, dropout: str | None) -> tuple[list[str], str]:
+    """The training command of one curve and its folder (relative to the miniature's folder)."""
     split, dataset, users, epochs = RUNS[name]
-    s = f"results/splits/{split}"
+    folder = f"curves/{name}" if dropout is None else f"curves/{name}-dropout-{dropout}"
     params = {**CURVE, "batch_size": users, "epochs": epochs}
-    command = [
+    if dropout is not None:
+        params["dropout"] = dropout == "on"
+    s = f"results/splits/{split}"
+    return [
         "timeout", str(int(minutes * 60)), sys.executable, "-m", "beeformer", "train", "--params", json.dumps(params),
         "--source", split, f"{s}/train.parquet", f"results/data/{dataset}/items.parquet",
         "--validation", split, f"{s}/validation_source.parquet", f"{s}/validation_target.parquet",
         f"{s}/validation_candidates.parquet",
-        "--model-dir", f"curves/{name}/model", "--log-dir", f"curves/{name}/log",
-        "--tuning", f"curves/{name}/tuning.json",
-    ]  # fmt: skip
-    subprocess.run(command, cwd=mini, check=False)  # timeout's 124 ends a curve that has not plateaued
+        "--model-dir", f"{folder}/model", "--log-dir", f"{folder}/log", "--tuning", f"{folder}/tuning.json",
+    ], folder  # fmt: skip
 
 
-def plot(mini: Path, name: str) -> None:
+def run(mini: Path, name: str, minutes: float, dropouts: list[str | None], threads: int | None, parallel: bool) -> None:
+    """Train the curves; timeout's 124 ends a curve that has not plateaued."""
+    env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
+    processes = []
+    for dropout in dropouts:
+        argv, folder = command(name, minutes, dropout)
+        (mini / folder).mkdir(parents=True, exist_ok=True)
+        with open(mini / folder / "run.log", "a") as log:
+            process = subprocess.Popen(argv, cwd=mini, env=env, stdout=log, stderr=subprocess.STDOUT)
+        if parallel:
+            processes.append(process)
+        else:
+            process.wait()
+    for process in processes:
+        process.wait()
+
+
+def curve(mini: Path, folder: str):
+    """The scored steps of one curve with the wall and CPU minutes spent up to each (training and scoring)."""
+    import pandas as pd
+
+    [log] = (mini / folder / "log").glob("run-*/training_log.csv")
+    frame = pd.read_csv(log)
+    for clock, step_column, scoring_column in (
+        ("minutes", "seconds", "validation_seconds"),
+        ("cpu_minutes", "cpu_seconds", "validation_cpu_seconds"),
+    ):
+        spent = frame.get(step_column, pd.Series(0.0, index=frame.index)).fillna(0)
+        spent = spent + frame.get(scoring_column, pd.Series(0.0, index=frame.index)).fillna(0)
+        frame[clock] = spent.cumsum() / 60
+    return frame.dropna(subset=[METRIC]).reset_index(drop=True)
+
+
+def plot(mini: Path, name: str, dropouts: list[str | None]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import pandas as pd
 
-    [log] = (mini / "curves" / name / "log").glob("run-*/training_log.csv")
-    frame = pd.read_csv(log)
-    scored = frame.dropna(subset=["recall@20"])
-    trained = frame.dropna(subset=["loss"])
-    minutes = (trained["seconds"].cumsum() / 60).reindex(frame.index).ffill().fillna(0)
-    minutes += frame["validation_seconds"].fillna(0).cumsum() / 60
-    base = scored["recall@20"].iloc[0]
     split, _, users, _ = RUNS[name]
-    print(f"\n# {name}: validation recall@20 of {split}, {users} users and ~1,000 items a step (ratio to step 0)")
-    print("| step | minutes | recall@20 | ratio |\n|---|---|---|---|")
-    for index, row in scored.iterrows():
-        print(
-            f"| {int(row['step'])} | {minutes[index]:.0f} | {row['recall@20']:.4f} | {row['recall@20'] / base:.2f}x |"
-        )
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(scored["step"], scored["recall@20"], marker="o", ms=3)
-    best = scored.loc[scored["recall@20"].idxmax()]
-    ax.annotate(f"best: step {int(best['step'])}", (best["step"], best["recall@20"]), textcoords="offset points",
-                xytext=(5, -12), fontsize=8)  # fmt: skip
-    ax.set(xlabel=f"step ({users} users, ~1,000 items each)", ylabel="validation recall@20",
-           title=f"beeFormer (MiniLM) on the {name} sample's validation phase")  # fmt: skip
-    ax.grid(alpha=0.3)
+    clocks = [("step", f"step ({users} users, ~1,000 items each)")]
+    if dropouts != [None]:
+        clocks.append(("cpu_minutes", "CPU minutes (training and scoring, all threads)"))
+    fig, axes = plt.subplots(1, len(clocks), figsize=(6 * len(clocks), 3.5), squeeze=False)
+    for dropout in dropouts:
+        folder = command(name, 0, dropout)[1]
+        scored = curve(mini, folder)
+        base = scored[METRIC].iloc[0]
+        label = "" if dropout is None else f"dropout {dropout}"
+        print(f"\n# {name} {label}: validation {METRIC} of {split}, {users} users and ~1,000 items a step")
+        print("| step | minutes | CPU minutes | recall@20 | ratio to step 0 |\n|---|---|---|---|---|")
+        best = scored[METRIC].idxmax()
+        for index, row in scored.iterrows():
+            score = f"**{row[METRIC]:.4f}**" if index == best else f"{row[METRIC]:.4f}"
+            print(
+                f"| {int(row['step'])} | {row['minutes']:.0f} | {row['cpu_minutes']:.0f} | {score} | "
+                f"{row[METRIC] / base:.2f}x |"
+            )
+        for ax, (clock, _) in zip(axes[0], clocks, strict=True):
+            ax.plot(scored[clock], scored[METRIC], marker="o", ms=3, label=label or None)
+    for ax, (_, xlabel) in zip(axes[0], clocks, strict=True):
+        ax.set(xlabel=xlabel, ylabel=f"validation {METRIC}")
+        ax.grid(alpha=0.3)
+        if dropouts != [None]:
+            ax.legend(fontsize=8)
+    fig.suptitle(f"beeFormer (MiniLM) on the {name} sample's validation phase", fontsize=10)
     fig.tight_layout()
-    fig.savefig(DOCS / f"curve-{name}.png", dpi=110)
+    fig.savefig(DOCS / (f"curve-{name}.png" if dropouts == [None] else f"curve-{name}-dropout.png"), dpi=110)
     plt.close(fig)
 
 
@@ -90,12 +137,18 @@ def main() -> None:
     parser.add_argument("--mini", type=Path, required=True, help="a folder where config/paper-mini.yaml ran")
     parser.add_argument("--amazon-minutes", type=float, default=90)
     parser.add_argument("--goodbooks-minutes", type=float, default=60)
+    parser.add_argument("--dropout", nargs="+", choices=["on", "off"], help="one curve per train.dropout setting")
+    parser.add_argument("--datasets", nargs="+", choices=sorted(RUNS), default=["amazon", "goodbooks"])
+    parser.add_argument("--threads", type=int, help="threads per run (OMP_NUM_THREADS; default: PyTorch's)")
+    parser.add_argument("--parallel", action="store_true", help="run a dataset's --dropout settings at once")
     parser.add_argument("--plot-only", action="store_true", help="plot and print the curves already run")
     args = parser.parse_args()
-    for name, minutes in (("amazon", args.amazon_minutes), ("goodbooks", args.goodbooks_minutes)):
+    dropouts: list[str | None] = list(args.dropout) if args.dropout else [None]
+    minutes = {"amazon": args.amazon_minutes, "goodbooks": args.goodbooks_minutes}
+    for name in args.datasets:
         if not args.plot_only:
-            run(args.mini, name, minutes)
-        plot(args.mini, name)
+            run(args.mini, name, minutes[name], dropouts, args.threads, args.parallel)
+        plot(args.mini, name, dropouts)
 
 
 if __name__ == "__main__":

@@ -264,7 +264,7 @@ def train(
     while position.step < plan.total_steps and not best.patience_exhausted():
         if position.batches_done == steps_per_epoch:
             position = checkpoint.Position(position.epoch + 1, position.step, rng.permutation(n_users), 0)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         start = position.batches_done * config.batch_size
         users = position.order[start : start + config.batch_size]
         batch = sample_items(data.X, users, config.items_per_step, rng, config.negatives)
@@ -305,6 +305,7 @@ def train(
                 "single_pass": single_pass,
                 "items_per_s": len(batch.items) / seconds,
                 "seconds": seconds,
+                "cpu_seconds": time.process_time() - cpu0,  # all threads: the CPU time the step took
                 "peak_memory_gb": _peak_memory_gb(device),
             }
         )
