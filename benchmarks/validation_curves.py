@@ -11,9 +11,10 @@ the given minutes (the run resumes from its checkpoint when started again, so a 
 each curve as a table with its ratio to step 0 (the pretrained model) and writes docs/curve-<name>.png.
 
 With ``--dropout``, one curve per setting of ``train.dropout`` (``on``: training mode, the authors' way; ``off``:
-eval mode) in curves/<name>-dropout-<setting>/, plotted together against steps and against CPU minutes (the
-process time of training and scoring, all threads: the measure that two runs sharing a machine cannot skew) in
-docs/curve-<name>-dropout.png. ``--parallel`` runs each dataset's settings at the same time, ``--threads`` each.
+eval mode) in curves/<name>-dropout-<setting>/, plotted together against steps and against the CPU minutes of
+training (the process time of the steps, all threads: what two runs sharing a machine cannot skew; scoring the
+validation phase costs both settings the same and is left out) in docs/curve-<name>-dropout.png. ``--parallel``
+runs each dataset's settings at the same time, ``--threads`` each.
 """
 
 from __future__ import annotations
@@ -79,18 +80,16 @@ def run(mini: Path, name: str, minutes: float, dropouts: list[str | None], threa
 
 
 def curve(mini: Path, folder: str):
-    """The scored steps of one curve with the wall and CPU minutes spent up to each (training and scoring)."""
+    """The scored steps of one curve, with the minutes up to each: ``minutes`` of wall time (training and scoring,
+    what the run took) and ``cpu_minutes`` of training (the process time of the steps, all threads)."""
     import pandas as pd
 
     [log] = (mini / folder / "log").glob("run-*/training_log.csv")
     frame = pd.read_csv(log)
-    for clock, step_column, scoring_column in (
-        ("minutes", "seconds", "validation_seconds"),
-        ("cpu_minutes", "cpu_seconds", "validation_cpu_seconds"),
-    ):
-        spent = frame.get(step_column, pd.Series(0.0, index=frame.index)).fillna(0)
-        spent = spent + frame.get(scoring_column, pd.Series(0.0, index=frame.index)).fillna(0)
-        frame[clock] = spent.cumsum() / 60
+    wall = frame["seconds"].fillna(0) + frame["validation_seconds"].fillna(0)
+    frame["minutes"] = wall.cumsum() / 60
+    training = frame["cpu_seconds"].fillna(0) if "cpu_seconds" in frame else pd.Series(float("nan"), frame.index)
+    frame["cpu_minutes"] = training.cumsum() / 60
     return frame.dropna(subset=[METRIC]).reset_index(drop=True)
 
 
@@ -103,7 +102,7 @@ def plot(mini: Path, name: str, dropouts: list[str | None]) -> None:
     split, _, users, _ = RUNS[name]
     clocks = [("step", f"step ({users} users, ~1,000 items each)")]
     if dropouts != [None]:
-        clocks.append(("cpu_minutes", "CPU minutes (training and scoring, all threads)"))
+        clocks.append(("cpu_minutes", "CPU minutes of training (all threads)"))
     fig, axes = plt.subplots(1, len(clocks), figsize=(6 * len(clocks), 3.5), squeeze=False)
     for dropout in dropouts:
         folder = command(name, 0, dropout)[1]
