@@ -33,8 +33,9 @@ from beeformer.precision import Precision, autocast_dtype
 from beeformer.train import checkpoint, distributed
 from beeformer.train.card import model_card
 from beeformer.train.passes import ATTENTION_CHOICES, Attention, plan_passes, set_training_mode
+from beeformer.train.run import Run
 from beeformer.train.sampling import NegativeSampling, sample_items
-from beeformer.train.selection import Best, StepPlan
+from beeformer.train.selection import StepPlan
 from beeformer.train.step import TokenizedCatalogue, graph_bytes, make_chunks, training_step
 from beeformer.train.validation import Validation
 
@@ -177,7 +178,7 @@ def train(
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
 
-    # data, the step plan (checked before any model is loaded), and the model
+    # data, the step plan (checked before any model is loaded), the model and how its passes run
     data = TrainingData.load(sources)
     n_users, n_items = data.X.shape
     steps_per_epoch = math.ceil(n_users / config.batch_size)
@@ -185,20 +186,15 @@ def train(
     if config.max_steps is not None:
         schedule_steps = min(schedule_steps, config.max_steps)
     plan = StepPlan.build(config, steps_per_epoch, schedule_steps, validation, select_at, stop_after)
-    model = SentenceTransformer(resolve_model(config.base_model), device=str(device), trust_remote_code=True)
-    model.max_seq_length = config.max_seq_length
-    if config.text_prefix:  # encode() adds the prefix by itself (validation, evaluation), as training does
-        model.prompts = {**model.prompts, "document": config.text_prefix}
-        model.default_prompt_name = "document"
+    model = _load_model(config, device)
     passes = plan_passes(model, config.attention, config.dropout, device)
     set_training_mode(model, config.dropout)
     catalogue = TokenizedCatalogue.build(model, data.texts, config.text_prefix)
+    budget = _memory_budget(config.memory_budget_gb, device)
 
-    # optimizer, schedule, and where we are
+    # optimizer, schedule, and where we are: a checkpoint of the same settings and data resumes
     optimizer = _optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, schedule_steps))
-    log_dir = Path(log_dir)
-    checkpoint_dir = log_dir / "checkpoint"
     key = checkpoint.fingerprint(
         {
             "config": asdict(config),
@@ -209,14 +205,8 @@ def train(
             "select_at": sorted(plan.select_at),
         }
     )
-    resumed = checkpoint.load(checkpoint_dir, key, model, optimizer, scheduler, rng, rank.index)
-    if resumed is None:
-        position, records = checkpoint.Position(0, 0, rng.permutation(n_users), 0), []
-    else:
-        position, records = resumed
-    best = Best(log_dir / "best", validation.metric if validation else "", plan)
-    best.restore(records, position.step, model, rank)
-    budget = _memory_budget(config.memory_budget_gb, device)
+    metric = validation.metric if validation else ""
+    run = Run(Path(log_dir), key, plan, metric, model, optimizer, scheduler, rng, rank, n_users)
     if rank.is_main:
         log.info(
             "training %s on %d users x %d items (%s): %d steps (%d epochs x %d, budget %s), m=%d, chunk=%d, "
@@ -241,32 +231,19 @@ def train(
         )
 
     def validate() -> None:
-        """Score the validation phase into the step's record; keep the best selectable model."""
+        """Score the validation phase into the step's record (the run keeps the best selectable model)."""
         scores = _validate(model, validation, rank)
         set_training_mode(model, config.dropout)
-        if records and records[-1]["step"] == position.step:
-            records[-1].update(scores)
-        else:  # step 0: the model before training
-            records.append({"step": position.step, "epoch": position.epoch, **scores})
-        progress.write(f"step {position.step}: validation {validation.metric} {scores[validation.metric]:.4f}")
-        if best.update(records[-1]):  # the checkpoint first: it must always know the best step (Best.restore)
-            checkpoint.save(checkpoint_dir, key, model, optimizer, scheduler, rng, position, records, rank.index)
-            best.save(model, rank)
-        if rank.is_main:
-            write_log(pd.DataFrame.from_records(records), log_dir, plot=False)
+        run.record_scores(scores)
+        progress.write(f"step {run.step}: validation {metric} {scores[metric]:.4f}")
 
-    progress = tqdm(
-        total=plan.total_steps, initial=position.step, desc="beeFormer", unit="step", disable=not rank.is_main
-    )
+    progress = tqdm(total=plan.total_steps, initial=run.step, desc="beeFormer", unit="step", disable=not rank.is_main)
     started = time.perf_counter()
-    if position.step == 0 and 0 in plan.eval_steps and not records:
+    if run.needs_step_zero_score():
         validate()
-    while position.step < plan.total_steps and not best.patience_exhausted():
-        if position.batches_done == steps_per_epoch:
-            position = checkpoint.Position(position.epoch + 1, position.step, rng.permutation(n_users), 0)
-        t0, cpu0 = time.perf_counter(), time.process_time()
-        start = position.batches_done * config.batch_size
-        users = position.order[start : start + config.batch_size]
+    while not run.finished():
+        clock, cpu_clock = time.perf_counter(), time.process_time()
+        users = run.next_users(config.batch_size, steps_per_epoch)
         batch = sample_items(data.X, users, config.items_per_step, rng, config.negatives)
         chunks = make_chunks(catalogue, batch.items, config.chunk_size, device, rank)
         graph = graph_bytes(model, chunks, autocast, passes.grad, config.dropout)
@@ -285,75 +262,50 @@ def train(
         )
         lr = scheduler.get_last_lr()[0]  # the rate this step used
         scheduler.step()
-        loss_value = float(loss)
-        if not math.isfinite(loss_value):
-            raise FloatingPointError(
-                f"train: the loss became {loss_value} at step {position.step + 1} (epoch {position.epoch}); "
-                f"lower the learning rate (lr={config.lr}) or use precision fp32. The last good checkpoint, if "
-                f"any, is kept in {checkpoint_dir} and a rerun with other settings starts afresh."
-            )
-        position.step += 1
-        position.batches_done += 1
-        seconds = time.perf_counter() - t0
-        records.append(
+        loss_value = _finite(float(loss), run, config)
+        seconds = time.perf_counter() - clock
+        run.record_step(
             {
-                "step": position.step,
-                "epoch": position.epoch,
                 "loss": loss_value,
                 "lr": lr,
                 "items": len(batch.items),
                 "single_pass": single_pass,
                 "items_per_s": len(batch.items) / seconds,
                 "seconds": seconds,
-                "cpu_seconds": time.process_time() - cpu0,  # all threads: the CPU time the step took
+                "cpu_seconds": time.process_time() - cpu_clock,  # all threads: the CPU time the step took
                 "peak_memory_gb": _peak_memory_gb(device),
             }
         )
         progress.update()
-        progress.set_postfix(loss=f"{loss_value:.5f}", items_s=f"{records[-1]['items_per_s']:.0f}")
-        if position.step in plan.eval_steps:
+        progress.set_postfix(loss=f"{loss_value:.5f}", items_s=f"{len(batch.items) / seconds:.0f}")
+        if run.step in plan.eval_steps:
             validate()
-        at_epoch_end = position.batches_done == steps_per_epoch
-        due = config.checkpoint_every > 0 and position.step % config.checkpoint_every == 0
-        saved = best.step == position.step  # validate() has just written this step's checkpoint
-        if (at_epoch_end or due) and position.step < plan.total_steps and not saved:
-            checkpoint.save(checkpoint_dir, key, model, optimizer, scheduler, rng, position, records, rank.index)
-            if rank.is_main:
-                write_log(pd.DataFrame.from_records(records), log_dir, plot=False)
+        run.checkpoint_if_due(config.checkpoint_every, steps_per_epoch)
     progress.close()
 
-    trained = [r for r in records if "loss" in r and math.isfinite(r["loss"])]
+    trained = run.trained_records()
     summary = {
         "base_model": config.base_model,
         "datasets": [name for name, _, _ in sources],
         "users": n_users,
         "items": n_items,
         "interactions": int(data.X.nnz),
-        "steps": position.step,
+        "steps": run.step,
         "first_loss": trained[0]["loss"] if trained else None,
         "final_loss": trained[-1]["loss"] if trained else None,
         "seconds": round(time.perf_counter() - started, 1),
         "processes": rank.world,
         "precision": "bf16" if autocast else "fp32",
         "config": asdict(config),
-        **best.summary(),
+        **run.best.summary(),
         **({"stop_after": stop_after} if stop_after is not None else {}),
     }
+    run.save_model(model_dir, summary, model_card(summary))
     if rank.is_main:
-        model.eval()
-        with contract.atomic_dir(model_dir) as tmp:
-            if best.step is None:
-                model.save(str(tmp))
-            else:  # the best selectable step's model, not the last step's
-                best.copy_to(tmp)
-            contract.write_json(summary, Path(tmp) / "beeformer.json")
-            contract.write_text(model_card(summary), Path(tmp) / "README.md")
-        write_log(pd.DataFrame.from_records(records), log_dir)
-        checkpoint.remove(checkpoint_dir)
-        best.remove()
+        best = run.best
         log.info(
             "trained %d steps in %.0f s: loss %.5f -> %.5f%s; model saved to %s",
-            position.step,
+            run.step,
             summary["seconds"],
             summary["first_loss"] or 0,
             summary["final_loss"] or 0,
@@ -362,6 +314,28 @@ def train(
         )
     distributed.teardown()
     return summary
+
+
+def _load_model(config: TrainConfig, device: torch.device) -> SentenceTransformer:
+    """The base model with the run's sequence length; a text prefix is saved as its default prompt, so that
+    ``encode()`` adds it by itself (validation, evaluation), as training does."""
+    model = SentenceTransformer(resolve_model(config.base_model), device=str(device), trust_remote_code=True)
+    model.max_seq_length = config.max_seq_length
+    if config.text_prefix:
+        model.prompts = {**model.prompts, "document": config.text_prefix}
+        model.default_prompt_name = "document"
+    return model
+
+
+def _finite(loss: float, run: Run, config: TrainConfig) -> float:
+    """The loss, or an error that says what to do when it is NaN or infinite."""
+    if not math.isfinite(loss):
+        raise FloatingPointError(
+            f"train: the loss became {loss} at step {run.step + 1} (epoch {run.position.epoch}); "
+            f"lower the learning rate (lr={config.lr}) or use precision fp32. The last good checkpoint, if "
+            f"any, is kept in {run.checkpoint_dir} and a rerun with other settings starts afresh."
+        )
+    return loss
 
 
 def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -417,42 +391,3 @@ def _validate(model: SentenceTransformer, validation: Validation, rank: distribu
         value = torch.tensor([scores.get(validation.metric, 0.0)], device=next(model.parameters()).device)
         scores = scores or {validation.metric: float(distributed.sum_across_ranks(value, rank))}
     return scores
-
-
-def write_log(records: pd.DataFrame, log_dir: Path, plot: bool = True) -> None:
-    """The per-step CSV log and its plot: the loss, and beside it the validation curve where there is one.
-
-    A ``run`` column (a grid of runs, :mod:`beeformer.train.tuning`) draws one line per run. While training, the
-    CSV alone is rewritten at each score and checkpoint, so a long run can be watched.
-    """
-    with contract.atomic_path(log_dir / "training_log.csv") as tmp:
-        records.to_csv(tmp, index=False)
-    if not plot:
-        return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    metrics = [c for c in records.columns if c.startswith(("recall@", "ndcg@")) and "/" not in c]
-    fig, axes = plt.subplots(1, 2 if metrics else 1, figsize=(11 if metrics else 6, 3.5), squeeze=False)
-    runs = records.groupby("run", sort=False) if "run" in records else [(None, records)]
-    for run, frame in runs:
-        label = None if run is None else str(run)
-        if "loss" in frame:
-            trained = frame.dropna(subset=["loss"])
-            axes[0, 0].plot(trained["step"], trained["loss"], lw=1, label=label)
-        for metric in metrics:
-            scored = frame.dropna(subset=[metric])
-            axes[0, 1].plot(scored["step"], scored[metric], marker="o", ms=3, lw=1, label=label)
-    axes[0, 0].set(xlabel="step", ylabel="ELSA loss (NMSE)", title="beeFormer training loss")
-    if metrics:
-        axes[0, 1].set(xlabel="step", ylabel=f"validation {metrics[0]}", title="validation phase (content-based)")
-    for ax in axes[0]:
-        ax.grid(alpha=0.3)
-        if "run" in records and records["run"].nunique() > 1:
-            ax.legend(fontsize=7)
-    fig.tight_layout()
-    with contract.atomic_path(log_dir / "loss.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)

@@ -29,7 +29,8 @@ from tqdm.auto import tqdm
 from beeformer import contract
 from beeformer.contract.grid import edges, expand
 from beeformer.train import checkpoint, distributed
-from beeformer.train.trainer import TrainConfig, train, write_log
+from beeformer.train.run import write_log
+from beeformer.train.trainer import TrainConfig, train
 from beeformer.train.validation import Validation
 
 log = logging.getLogger(__name__)

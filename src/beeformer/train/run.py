@@ -1,0 +1,173 @@
+"""Where a training run is and what it has recorded: its position, the log of its steps and scores, the best
+selectable step's model, and the checkpoints that let an interrupted run continue exactly.
+
+The training loop (:func:`beeformer.train.trainer.train`) asks a :class:`Run` for the next users, hands it each
+step's record and each validation score, and lets it decide when a checkpoint is due; which steps are scored
+and selectable is the :class:`~beeformer.train.selection.StepPlan`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sentence_transformers import SentenceTransformer
+
+from beeformer import contract
+from beeformer.train import checkpoint
+from beeformer.train.distributed import Rank
+from beeformer.train.selection import Best, StepPlan
+
+log = logging.getLogger(__name__)
+
+
+class Run:
+    """A run's state, resumed from a checkpoint of the same settings and data (``key``) where there is one."""
+
+    def __init__(
+        self,
+        log_dir: Path,
+        key: str,
+        plan: StepPlan,
+        metric: str,
+        model: SentenceTransformer,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        rng: np.random.Generator,
+        rank: Rank,
+        n_users: int,
+    ) -> None:
+        self.log_dir, self.key, self.plan, self.rank, self.n_users = log_dir, key, plan, rank, n_users
+        self.model, self.optimizer, self.scheduler, self.rng = model, optimizer, scheduler, rng
+        self.checkpoint_dir = log_dir / "checkpoint"
+        resumed = checkpoint.load(self.checkpoint_dir, key, model, optimizer, scheduler, rng, rank.index)
+        if resumed is None:
+            self.position, self.records = checkpoint.Position(0, 0, rng.permutation(n_users), 0), []
+        else:
+            self.position, self.records = resumed
+        self.best = Best(log_dir / "best", metric, plan)
+        self.best.restore(self.records, self.position.step, model, rank)
+
+    @property
+    def step(self) -> int:
+        return self.position.step
+
+    def needs_step_zero_score(self) -> bool:
+        return self.step == 0 and 0 in self.plan.eval_steps and not self.records
+
+    def finished(self) -> bool:
+        return self.step >= self.plan.total_steps or self.best.patience_exhausted()
+
+    def next_users(self, batch_size: int, steps_per_epoch: int) -> np.ndarray:
+        """The next batch's users; a new epoch's order once the last one is done."""
+        position = self.position
+        if position.batches_done == steps_per_epoch:
+            position = checkpoint.Position(position.epoch + 1, position.step, self.rng.permutation(self.n_users), 0)
+            self.position = position
+        start = position.batches_done * batch_size
+        return position.order[start : start + batch_size]
+
+    def record_step(self, values: dict[str, Any]) -> None:
+        """Count a trained step and log its values (loss, rate, speed, ...)."""
+        self.position.step += 1
+        self.position.batches_done += 1
+        self.records.append({"step": self.position.step, "epoch": self.position.epoch, **values})
+
+    def record_scores(self, scores: dict[str, float]) -> dict[str, Any]:
+        """Add validation scores to this step's record (step 0: a record of their own); keep the model if it is
+        the best selectable one so far, the checkpoint first (it must always know the best step)."""
+        if self.records and self.records[-1]["step"] == self.step:
+            self.records[-1].update(scores)
+        else:
+            self.records.append({"step": self.step, "epoch": self.position.epoch, **scores})
+        if self.best.update(self.records[-1]):
+            self._save_checkpoint()
+            self.best.save(self.model, self.rank)
+        if self.rank.is_main:
+            write_log(pd.DataFrame.from_records(self.records), self.log_dir, plot=False)
+        return self.records[-1]
+
+    def checkpoint_if_due(self, every: int, steps_per_epoch: int) -> None:
+        """At each epoch's end and every ``every`` steps, unless the run ends here or a score just saved it."""
+        at_epoch_end = self.position.batches_done == steps_per_epoch
+        due = every > 0 and self.step % every == 0
+        saved = self.best.step == self.step
+        if (at_epoch_end or due) and self.step < self.plan.total_steps and not saved:
+            self._save_checkpoint()
+            if self.rank.is_main:
+                write_log(pd.DataFrame.from_records(self.records), self.log_dir, plot=False)
+
+    def trained_records(self) -> list[dict[str, Any]]:
+        return [r for r in self.records if "loss" in r and np.isfinite(r["loss"])]
+
+    def save_model(self, model_dir: str | Path, summary: dict[str, Any], card: str) -> None:
+        """Rank 0 writes the model (the best selectable step's, or the last), its summary and card, and the log;
+        the checkpoint and the best copy go."""
+        if self.rank.is_main:
+            self.model.eval()
+            with contract.atomic_dir(model_dir) as tmp:
+                if self.best.step is None:
+                    self.model.save(str(tmp))
+                else:
+                    self.best.copy_to(tmp)
+                contract.write_json(summary, Path(tmp) / "beeformer.json")
+                contract.write_text(card, Path(tmp) / "README.md")
+            write_log(pd.DataFrame.from_records(self.records), self.log_dir)
+            checkpoint.remove(self.checkpoint_dir)
+            self.best.remove()
+
+    def _save_checkpoint(self) -> None:
+        checkpoint.save(
+            self.checkpoint_dir,
+            self.key,
+            self.model,
+            self.optimizer,
+            self.scheduler,
+            self.rng,
+            self.position,
+            self.records,
+            self.rank.index,
+        )
+
+
+def write_log(records: pd.DataFrame, log_dir: Path, plot: bool = True) -> None:
+    """The per-step CSV log and its plot: the loss, and beside it the validation curve where there is one.
+
+    A ``run`` column (a grid of runs, :mod:`beeformer.train.tuning`) draws one line per run. While training, the
+    CSV alone is rewritten at each score and checkpoint, so a long run can be watched.
+    """
+    with contract.atomic_path(log_dir / "training_log.csv") as tmp:
+        records.to_csv(tmp, index=False)
+    if not plot:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [c for c in records.columns if c.startswith(("recall@", "ndcg@")) and "/" not in c]
+    fig, axes = plt.subplots(1, 2 if metrics else 1, figsize=(11 if metrics else 6, 3.5), squeeze=False)
+    runs = records.groupby("run", sort=False) if "run" in records else [(None, records)]
+    for run, frame in runs:
+        label = None if run is None else str(run)
+        if "loss" in frame:
+            trained = frame.dropna(subset=["loss"])
+            axes[0, 0].plot(trained["step"], trained["loss"], lw=1, label=label)
+        for metric in metrics:
+            scored = frame.dropna(subset=[metric])
+            axes[0, 1].plot(scored["step"], scored[metric], marker="o", ms=3, lw=1, label=label)
+    axes[0, 0].set(xlabel="step", ylabel="ELSA loss (NMSE)", title="beeFormer training loss")
+    if metrics:
+        axes[0, 1].set(xlabel="step", ylabel=f"validation {metrics[0]}", title="validation phase (content-based)")
+    for ax in axes[0]:
+        ax.grid(alpha=0.3)
+        if "run" in records and records["run"].nunique() > 1:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    with contract.atomic_path(log_dir / "loss.png") as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
