@@ -7,10 +7,11 @@ Everything runs in a temporary folder on 127.0.0.1 and stops by itself: the coun
 ``--time-limit`` the whole run. In order:
 
 1. the catalogue is indexed (``beeformer index``) and served;
-2. load: ``--clients`` threads, each sending ``--requests`` requests in turn — of every ten, six POST /recommend
-   (a history of 3 to 8 ids, k 20), one POST /recommend with the text of an item not in the index too, two GET
-   /similar/{id}, one POST /items (one new item). It reports errors (any answer but 200), p50/p99 latency per
-   kind, requests/s, and checks that every added item is in the folder and answered by the server;
+2. load: ``--clients`` threads, each sending ``--requests`` requests in turn — of every 50, 34 POST /recommend
+   (a history of 3 to 8 ids, k 20), one POST /recommend with the text of an item not in the index too, 14 GET
+   /similar/{id}, one POST /items (one new item, written to the folder before the answer). It reports errors (any
+   answer but 200), p50/p99 latency per kind, requests/s, and checks that every added item is in the folder and
+   answered by the server;
 3. kills: a POST /items of 50 items, the server killed (SIGKILL) after a random delay of 0.3 to 1.1 times what
    such a POST takes, restarted: the index must load whole, with the 50 items all there or all absent;
 4. refusals: the server started with another model (the pretrained all-MiniLM-L6-v2), and over a folder with one
@@ -80,7 +81,7 @@ class Served:
 
 
 #: The workload's mix, one kind per request in turn.
-KINDS = ("recommend",) * 6 + ("recommend+text", "similar", "similar", "items")
+KINDS = ("recommend",) * 34 + ("recommend+text",) + ("similar",) * 14 + ("items",)
 
 
 def request(kind: str, rng: random.Random, ids: list[str], texts: list[str], new_id: str) -> tuple[str, str, dict]:

@@ -21,7 +21,7 @@ def index(tmp_path_factory, tiny_model_dir):
 
 @pytest.fixture(scope="module")
 def server(index):
-    running = Server(index, "--max-k", "50", "--max-request-bytes", "4096")
+    running = Server(index, "--max-k", "50", "--max-history", "10", "--max-request-bytes", "4096")
     yield running
     running.stop()
 
@@ -85,6 +85,7 @@ def test_an_added_item_is_seen_at_once_and_after_a_restart(server, index):
         ("post", "/recommend", {"history": ["i1"], "kk": 5}, 422, "body/kk: Extra inputs are not permitted"),
         ("post", "/recommend", '{"history": ["i1"', 422, "JSON decode error"),
         ("post", "/recommend", {"history": ["i1"] * 2000}, 413, "at most 4096"),
+        ("post", "/recommend", {"history": ["i1"] * 11}, 422, "history: 11 ids and 0 texts; at most 10 ids"),
         ("get", "/similar/nothing", None, 404, "item_id: 1 item id(s) not in the index: ['nothing']"),
         ("get", "/similar/i1?k=-1", None, 422, "k: -1 is outside 1..50"),
         ("post", "/items", {"items": [{"item_id": "i2", "text": "again"}]}, 409, "already in the index: ['i2']"),

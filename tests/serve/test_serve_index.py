@@ -195,3 +195,30 @@ def test_another_model_or_a_damaged_folder_is_refused(tmp_path, tiny_model_dir, 
     damaged.write_bytes(bytes(data))
     assert cli("query", "--index", index, "--similar", "i1") == 2
     assert f"{damaged}: its size or SHA-256 does not match manifest.json" in capsys.readouterr().err
+
+
+def test_a_write_cut_short_leaves_the_folder_at_its_last_generation(built, monkeypatch):
+    """As a process killed between writing a generation's files and replacing manifest.json would leave it."""
+    from beeformer.serve import folder
+
+    index = CatalogueIndex.load(built)
+    new = pd.DataFrame({"item_id": ["late"], "text": ["a lamp"]})
+
+    def killed(path):
+        raise KeyboardInterrupt(f"killed while syncing {path.name}")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(folder, "_record", killed)
+        with pytest.raises(KeyboardInterrupt):
+            index.added(new, index.embeddings[:1], False, "test")
+    assert (built / "items-1.parquet").exists()  # the unfinished generation's files are there, unnamed
+    again = CatalogueIndex.load(built)
+    assert again.manifest["generation"] == 0 and "late" not in set(again.items["item_id"])
+    np.testing.assert_array_equal(again.embeddings, index.embeddings)
+    after = again.added(new, index.embeddings[:1], False, "test")  # the next write replaces them
+    assert CatalogueIndex.load(built).manifest["generation"] == after.manifest["generation"] == 1
+    assert sorted(p.name for p in built.iterdir() if "-" in p.name) == [
+        "embeddings-1.parquet",
+        "faiss-1.index",
+        "items-1.parquet",
+    ]
