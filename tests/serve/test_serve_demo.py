@@ -22,7 +22,7 @@ PREDICTIONS = "results/eval/demo-item/test/beeformer-demo-MiniLM/predictions.par
 EMBEDDINGS = "results/embeddings/demo/beeformer-demo-MiniLM/test.parquet"
 INDEX = "results/index/demo-MiniLM"
 TOP = 20
-TARGETS = ["--configfile", REPO / "config/config.yaml", INDEX, PREDICTIONS]
+TARGETS = [INDEX, PREDICTIONS, "--configfile", REPO / "config/config.yaml"]  # targets before --configfile
 
 
 def top(predictions: pd.DataFrame) -> dict[str, list[str]]:
@@ -57,12 +57,15 @@ def test_the_demo_index_ranks_as_the_evaluation(tmp_path):
         cli("query", "--index", tmp_path / INDEX, "--interactions", *query, "--predictions", tmp_path / "q.parquet")
         == 0
     )
-    queried = pd.read_parquet(tmp_path / "q.parquet")
-    ours, evaluation = top(queried), top(pd.read_parquet(tmp_path / PREDICTIONS))
+    queried, evaluated = pd.read_parquet(tmp_path / "q.parquet"), pd.read_parquet(tmp_path / PREDICTIONS)
+    ours, evaluation = top(queried), top(evaluated)
     assert ours.keys() == evaluation.keys() and len(ours) == 848
     overlap = np.mean([len(set(ours[u]) & set(evaluation[u])) / len(evaluation[u]) for u in evaluation])
     print(f"top-{TOP} overlap with the evaluation: {overlap:.4f} over {len(ours)} users")
-    assert overlap == 1.0
+    # the same items, but where the evaluation's 20th and 21st scores tie within float32 rounding
+    cut = evaluated[evaluated["rank"].isin([TOP - 1, TOP])].pivot(index="user_id", columns="rank", values="score")
+    differing = [u for u in evaluation if set(ours[u]) != set(evaluation[u])]
+    assert all(cut.loc[u, TOP - 1] - cut.loc[u, TOP] < 1e-5 for u in differing), differing
 
     # independently: numpy over the evaluate stage's embeddings of the model (the same top scores; the same items
     # wherever the 20th and 21st score are not a tie)
