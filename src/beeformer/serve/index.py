@@ -31,6 +31,8 @@ class DuplicateItems(contract.ContractError):
 
 @dataclass(frozen=True)
 class CatalogueIndex:
+    """One generation of an index folder; ``positions`` maps an item id to its row."""
+
     folder: Path
     manifest: dict[str, Any]
     items: pd.DataFrame

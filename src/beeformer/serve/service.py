@@ -20,6 +20,8 @@ from beeformer.serve.settings import Limits
 
 
 class Service:
+    """The index being served, its model, and the limits of one request."""
+
     def __init__(self, index: CatalogueIndex, encoder: Encoder, limits: Limits) -> None:
         self.index = index
         self.encoder = encoder
@@ -48,7 +50,7 @@ class Service:
                 f"{self.limits.max_texts} texts"
             )
         index = self.index
-        rows = index.rows(history, "history")
+        rows = np.unique(index.rows(history, "history"))  # a repeated id counts once, as in the evaluation
         profile = index.embeddings[rows].sum(0)
         if texts:
             profile = profile + self.encoder.encode(texts, progress=False).sum(0)
