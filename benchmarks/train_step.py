@@ -21,6 +21,9 @@ only the work a step executes: :func:`forward_flops` x 4 for two passes (two for
 forward) and x 3 for one (a forward and a backward), against this precision's matmul peak measured in the same
 rounds.
 
+``--clock cpu --threads 1`` times every call by this process's CPU time on one thread: other jobs on the machine
+then slow the run down but do not change its figures (wall time is the default).
+
 With ``--precisions``: the two-pass step in each precision (:mod:`beeformer.precision`), in one process, taking
 turns for ``--repeats`` rounds after one warm-up step each, with the machine's matmul peak of each precision
 measured in the same rounds (``benchmarks/encode.py`` shares these helpers). Items/s and seconds are medians over
@@ -188,7 +191,8 @@ def compare(
 
     print(
         f"# {title}; torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
-        f"native bf16: {native_bf16_cpu()}; {repeats} rounds; load average {load:.2f} before, "
+        f"native bf16: {native_bf16_cpu()}; {repeats} rounds timed by {clock.__name__}; load average {load:.2f} "
+        "before, "
         f"{os.getloadavg()[0]:.2f} after"
     )
     versus = f"vs {baseline} (range)" if baseline else "ratio"
@@ -207,15 +211,21 @@ def compare(
         )
 
 
+#: What a call is timed by: wall time, or with ``--clock cpu`` this process's CPU time (all threads), which other
+#: jobs on the machine do not inflate when the benchmark runs one thread (with more, idle threads may spin).
+CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = CLOCK["wall"]
+
+
 def _take_turns(variants: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
     for call in variants.values():  # warm-up
         call()
     seconds: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeats):
         for name, call in variants.items():
-            started = time.perf_counter()
+            started = clock()
             call()
-            seconds[name].append(time.perf_counter() - started)
+            seconds[name].append(clock() - started)
     return seconds
 
 
@@ -232,14 +242,26 @@ def main() -> None:
     parser.add_argument("--settings", action="store_true", help="compare dropout and attention settings instead")
     parser.add_argument("--chunks", type=int, nargs="+", help="with --settings: chunk sizes (default --chunk)")
     parser.add_argument("--single-pass", action="store_true", help="with --settings: the single-pass step too")
+    parser.add_argument("--optimizers", action="store_true", help="time AdamW's step: for-loop, foreach, fused")
+    parser.add_argument("--clock", choices=sorted(CLOCK), default="wall", help="comparisons: wall or CPU time")
+    parser.add_argument("--threads", type=int, help="PyTorch's threads (default: its own choice)")
     parser.add_argument("--worker", nargs=2, metavar=("MODE", "M"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global clock
+    clock = CLOCK[args.clock]
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.worker:
         print(json.dumps(worker(args.worker[0], int(args.worker[1]), args.seq, args.chunk, args.users, args.precision)))
         return
     if args.precisions:
         for m in args.ms:
             _compare_step_precisions(m, args)
+        return
+    if args.optimizers:
+        _compare_optimizers(args.repeats)
         return
     if args.settings:
         for m in args.ms:
@@ -338,6 +360,24 @@ def _compare_step_settings(m: int, chunk: int, args: argparse.Namespace) -> None
         m,
         args.repeats,
     )
+
+
+def _compare_optimizers(repeats: int) -> None:
+    """Milliseconds of one AdamW step over MiniLM's parameters (random gradients) in PyTorch's three forms."""
+    import torch
+
+    model = minilm(32)
+    for parameter in model.parameters():
+        parameter.grad = torch.randn_like(parameter)
+    forms = {"for-loop (default on a CPU)": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+    optimizers = {name: torch.optim.AdamW(model.parameters(), lr=1e-5, **kwargs) for name, kwargs in forms.items()}
+    seconds = _take_turns({name: optimizer.step for name, optimizer in optimizers.items()}, repeats)
+    print(
+        f"# AdamW step, MiniLM ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters); {repeats} rounds"
+    )
+    print("| form | ms per step (median) |\n|---|---|")
+    for name, times in seconds.items():
+        print(f"| {name} | {1000 * statistics.median(times):.1f} |")
 
 
 def _measure(mode: str, m: int, args: argparse.Namespace) -> dict[str, float]:
