@@ -242,6 +242,7 @@ def main() -> None:
     parser.add_argument("--settings", action="store_true", help="compare dropout and attention settings instead")
     parser.add_argument("--chunks", type=int, nargs="+", help="with --settings: chunk sizes (default --chunk)")
     parser.add_argument("--single-pass", action="store_true", help="with --settings: the single-pass step too")
+    parser.add_argument("--pair", action="store_true", help="with --settings: only before and dropout off, auto")
     parser.add_argument("--optimizers", action="store_true", help="time AdamW's step: for-loop, foreach, fused")
     parser.add_argument("--clock", choices=sorted(CLOCK), default="wall", help="comparisons: wall or CPU time")
     parser.add_argument("--threads", type=int, help="PyTorch's threads (default: its own choice)")
@@ -325,6 +326,7 @@ SETTINGS = {
     "dropout off, eager": (False, "eager"),
     "dropout off, auto": (False, "auto"),
 }
+BEFORE, AFTER = "dropout on, sdpa (before)", "dropout off, auto"
 
 
 def _compare_step_settings(m: int, chunk: int, args: argparse.Namespace) -> None:
@@ -350,6 +352,8 @@ def _compare_step_settings(m: int, chunk: int, args: argparse.Namespace) -> None
     for single_pass in (False, True) if args.single_pass else (False,):
         mode = "single-pass" if single_pass else "two-pass"
         for name, (dropout, attention) in SETTINGS.items():
+            if args.pair and name not in (BEFORE, AFTER):
+                continue
             call = lambda d=dropout, a=attention, s=single_pass: step(d, a, s)  # noqa: E731
             variants[f"{mode}, {name}"] = (call, (3 if single_pass else 4) * forward, precision)
     compare(
