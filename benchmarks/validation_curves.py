@@ -45,10 +45,15 @@ RUNS = {"amazon": ("amazon-time", "amazon", 256, 40), "goodbooks": ("goodbooks-i
 METRIC = "recall@20"
 
 
-def command(name: str, minutes: float, dropout: str | None) -> tuple[list[str], str]:
-    """The training command of one curve and its folder (relative to the miniature's folder)."""
+def curve_folder(name: str, dropout: str | None) -> str:
+    """Where one curve's run lives, relative to the miniature's folder."""
+    return f"curves/{name}" if dropout is None else f"curves/{name}-dropout-{dropout}"
+
+
+def command(name: str, minutes: float, dropout: str | None) -> list[str]:
+    """The training command of one curve."""
     split, dataset, users, epochs = RUNS[name]
-    folder = f"curves/{name}" if dropout is None else f"curves/{name}-dropout-{dropout}"
+    folder = curve_folder(name, dropout)
     params = {**CURVE, "batch_size": users, "epochs": epochs}
     if dropout is not None:
         params["dropout"] = dropout == "on"
@@ -59,7 +64,7 @@ def command(name: str, minutes: float, dropout: str | None) -> tuple[list[str], 
         "--validation", split, f"{s}/validation_source.parquet", f"{s}/validation_target.parquet",
         f"{s}/validation_candidates.parquet",
         "--model-dir", f"{folder}/model", "--log-dir", f"{folder}/log", "--tuning", f"{folder}/tuning.json",
-    ], folder  # fmt: skip
+    ]  # fmt: skip
 
 
 def run(mini: Path, name: str, minutes: float, dropouts: list[str | None], threads: int | None, parallel: bool) -> None:
@@ -67,7 +72,7 @@ def run(mini: Path, name: str, minutes: float, dropouts: list[str | None], threa
     env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     processes = []
     for dropout in dropouts:
-        argv, folder = command(name, minutes, dropout)
+        argv, folder = command(name, minutes, dropout), curve_folder(name, dropout)
         (mini / folder).mkdir(parents=True, exist_ok=True)
         with open(mini / folder / "run.log", "a") as log:
             process = subprocess.Popen(argv, cwd=mini, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -105,8 +110,7 @@ def plot(mini: Path, name: str, dropouts: list[str | None]) -> None:
         clocks.append(("cpu_minutes", "CPU minutes of training (all threads)"))
     fig, axes = plt.subplots(1, len(clocks), figsize=(6 * len(clocks), 3.5), squeeze=False)
     for dropout in dropouts:
-        folder = command(name, 0, dropout)[1]
-        scored = curve(mini, folder)
+        scored = curve(mini, curve_folder(name, dropout))
         base = scored[METRIC].iloc[0]
         label = "" if dropout is None else f"dropout {dropout}"
         print(f"\n# {name} {label}: validation {METRIC} of {split}, {users} users and ~1,000 items a step")

@@ -113,7 +113,7 @@ def test_the_mixed_rule_gives_equal_passes_within_rounding(tiny_model_dir, autoc
     model = load(tiny_model_dir)
     set_training_mode(model, dropout=False)
     passes = plan_passes(model, "auto", dropout=False, device=CPU)
-    assert passes == Passes(dropout=False, no_grad="sdpa", grad="eager")
+    assert passes == Passes(no_grad="sdpa", grad="eager")
     _, _, _, chunks = problem(model)
     with attention(model, passes.no_grad):
         A, _ = embed_without_grad(model, chunks, len(TEXTS), autocast, record_states=False)
@@ -140,12 +140,12 @@ def test_switching_attention_keeps_the_weights_and_restores_the_implementation(t
 def test_auto_rule_per_device_and_dropout(tiny_model_dir):
     model = load(tiny_model_dir)
     cuda = torch.device("cuda")
-    assert plan_passes(model, "auto", False, CPU) == Passes(False, "sdpa", "eager")
-    assert plan_passes(model, "auto", True, CPU) == Passes(True, "sdpa", "sdpa")
-    assert plan_passes(model, "auto", False, cuda) == Passes(False, "sdpa", "sdpa")
-    assert plan_passes(model, "auto", True, cuda) == Passes(True, "sdpa", "sdpa")
-    assert plan_passes(model, "eager", False, CPU) == Passes(False, "eager", "eager")
-    assert plan_passes(model, "sdpa", False, CPU) == Passes(False, "sdpa", "sdpa")
+    assert plan_passes(model, "auto", False, CPU) == Passes("sdpa", "eager")
+    assert plan_passes(model, "auto", True, CPU) == Passes("sdpa", "sdpa")
+    assert plan_passes(model, "auto", False, cuda) == Passes("sdpa", "sdpa")
+    assert plan_passes(model, "auto", True, cuda) == Passes("sdpa", "sdpa")
+    assert plan_passes(model, "eager", False, CPU) == Passes("eager", "eager")
+    assert plan_passes(model, "sdpa", False, CPU) == Passes("sdpa", "sdpa")
 
 
 def test_a_model_without_sdpa_keeps_its_own_attention_and_says_so(tmp_path, caplog):
@@ -163,7 +163,7 @@ def test_a_model_without_sdpa_keeps_its_own_attention_and_says_so(tmp_path, capl
     model = SentenceTransformer(str(tmp_path), device="cpu")
     with caplog.at_level(logging.INFO, logger="beeformer.train.passes"):
         passes = plan_passes(model, "auto", False, CPU)
-    assert passes == Passes(False, None, None)
+    assert passes == Passes(None, None)
     assert "MPNetModel has only its own attention" in caplog.text
     with attention(model, passes.grad):  # a no-op
         assert model(dict(TokenizedCatalogue.build(model, TEXTS[:2]).collate(np.arange(2), CPU)))

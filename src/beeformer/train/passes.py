@@ -34,14 +34,12 @@ from sentence_transformers import SentenceTransformer
 log = logging.getLogger(__name__)
 
 Attention = Literal["auto", "sdpa", "eager"]
-ATTENTION_CHOICES = ("auto", "sdpa", "eager")
 
 
 @dataclass(frozen=True)
 class Passes:
     """The attention implementation of the no-grad pass and of the gradient passes (None: the model's own)."""
 
-    dropout: bool
     no_grad: str | None
     grad: str | None
 
@@ -68,12 +66,12 @@ def plan_passes(model: SentenceTransformer, attention: Attention, dropout: bool,
             transformer.config._attn_implementation,
             attention,
         )
-        return Passes(dropout, None, None)
+        return Passes(None, None)
     if attention != "auto":
-        return Passes(dropout, attention, attention)
+        return Passes(attention, attention)
     if device.type == "cpu" and not dropout:
-        return Passes(dropout, "sdpa", "eager")
-    return Passes(dropout, "sdpa", "sdpa")
+        return Passes("sdpa", "eager")
+    return Passes("sdpa", "sdpa")
 
 
 def switchable(model: SentenceTransformer) -> bool:

@@ -77,7 +77,7 @@ class Run:
         self.position.batches_done += 1
         self.records.append({"step": self.position.step, "epoch": self.position.epoch, **values})
 
-    def record_scores(self, scores: dict[str, float]) -> dict[str, Any]:
+    def record_scores(self, scores: dict[str, float]) -> None:
         """Add validation scores to this step's record (step 0: a record of their own); keep the model if it is
         the best selectable one so far, the checkpoint first (it must always know the best step)."""
         if self.records and self.records[-1]["step"] == self.step:
@@ -89,7 +89,6 @@ class Run:
             self.best.save(self.model, self.rank)
         if self.rank.is_main:
             write_log(pd.DataFrame.from_records(self.records), self.log_dir, plot=False)
-        return self.records[-1]
 
     def checkpoint_if_due(self, every: int, steps_per_epoch: int) -> None:
         """At each epoch's end and every ``every`` steps, unless the run ends here or a score just saved it."""

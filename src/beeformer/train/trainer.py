@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ from beeformer.contract.models import resolve_model
 from beeformer.precision import Precision, autocast_dtype
 from beeformer.train import checkpoint, distributed
 from beeformer.train.card import model_card
-from beeformer.train.passes import ATTENTION_CHOICES, Attention, plan_passes, set_training_mode
+from beeformer.train.passes import Attention, plan_passes, set_training_mode
 from beeformer.train.run import Run
 from beeformer.train.sampling import NegativeSampling, sample_items
 from beeformer.train.selection import StepPlan
@@ -45,14 +45,6 @@ log = logging.getLogger(__name__)
 SINGLE_PASS_MARGIN = 1.35
 #: ``memory_budget_gb: auto``: this share of the device's memory (RAM on a CPU) may hold the single-pass graph.
 AUTO_BUDGET_SHARE = 0.4
-#: The settings that take one of a few names.
-CHOICES = {
-    "schedule": ("constant", "linear", "cosine"),
-    "optimizer": ("adamw", "nadam"),
-    "negatives": ("official", "paper"),
-    "precision": ("auto", "fp32", "bf16"),
-    "attention": ATTENTION_CHOICES,
-}
 
 
 @dataclass(frozen=True)
@@ -87,14 +79,14 @@ class TrainConfig:
     seed: int = 42
 
     def __post_init__(self) -> None:
-        """A one-line error for a setting that names no known choice (before any data or model is loaded)."""
-        for name, allowed in CHOICES.items():
+        """A one-line error for a setting that names no choice of its ``Literal`` type or is not a ``bool`` where
+        one is asked for (before any data or model is loaded)."""
+        for name, kind in get_type_hints(type(self)).items():
             value = getattr(self, name)
-            if not isinstance(value, str) or value not in allowed:
-                raise contract.ContractError(f"train.{name}: {value!r} is not one of {', '.join(allowed)}")
-        for name in ("dropout", "prediction_relu", "replay_dropout"):
-            if not isinstance(getattr(self, name), bool):
-                raise contract.ContractError(f"train.{name}: {getattr(self, name)!r} must be true or false")
+            if get_origin(kind) is Literal and (not isinstance(value, str) or value not in get_args(kind)):
+                raise contract.ContractError(f"train.{name}: {value!r} is not one of {', '.join(get_args(kind))}")
+            if kind is bool and not isinstance(value, bool):
+                raise contract.ContractError(f"train.{name}: {value!r} must be true or false")
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> TrainConfig:
