@@ -4,14 +4,26 @@ validation during training, so that a model is scored the same way in both."""
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
+import torch
 from sentence_transformers import SentenceTransformer
 
 from beeformer.contract.models import ENCODE_BATCH_SIZE
 from beeformer.precision import Precision, autocast, autocast_dtype
 
 log = logging.getLogger(__name__)
+
+
+def load_encoder(model_dir: str | os.PathLike[str], max_seq_length: int | None = None) -> SentenceTransformer:
+    """A sentence-Transformer folder loaded for encoding, on CUDA where there is one, else the CPU; its own
+    sequence limit unless ``max_seq_length`` overrides it."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = SentenceTransformer(str(model_dir), device=str(device), trust_remote_code=True)
+    if max_seq_length is not None:
+        model.max_seq_length = max_seq_length
+    return model
 
 
 def encode(

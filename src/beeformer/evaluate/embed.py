@@ -13,12 +13,10 @@ import os
 import time
 
 import numpy as np
-import torch
-from sentence_transformers import SentenceTransformer
 
 from beeformer import contract
 from beeformer.contract.models import ENCODE_BATCH_SIZE
-from beeformer.encoding import encode
+from beeformer.encoding import encode, load_encoder
 from beeformer.precision import Precision
 
 log = logging.getLogger(__name__)
@@ -55,8 +53,4 @@ def encode_texts(
     precision: Precision = "auto",
 ) -> np.ndarray:
     """L2-normalised float32 embeddings of ``texts`` by the encoder in ``model_dir`` (see :func:`encode`)."""
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = SentenceTransformer(str(model_dir), device=str(device), trust_remote_code=True)
-    if max_seq_length is not None:
-        model.max_seq_length = max_seq_length
-    return encode(model, texts, batch_size, precision)
+    return encode(load_encoder(model_dir, max_seq_length), texts, batch_size, precision)

@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from sentence_transformers import SentenceTransformer
 
 from beeformer import contract
 from beeformer.contract.models import ENCODE_BATCH_SIZE, resolve_model
-from beeformer.encoding import encode
+from beeformer.encoding import encode, load_encoder
 from beeformer.precision import Precision, autocast_dtype
 
 #: Files holding a model's weights (their bytes are hashed to identify the model).
@@ -63,11 +62,8 @@ class Encoder:
         path = resolve_model(str(model))
         if not Path(path).is_dir():
             raise contract.ContractError(f"--model {model}: not a model folder (nor a packaged model's name)")
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        loaded = SentenceTransformer(path, device=str(device), trust_remote_code=True)
-        if max_seq_length is not None:
-            loaded.max_seq_length = max_seq_length
-        resolved: Precision = "bf16" if autocast_dtype(precision, device) else "fp32"
+        loaded = load_encoder(path, max_seq_length)
+        resolved: Precision = "bf16" if autocast_dtype(precision, loaded.device) else "fp32"
         return cls(str(model), loaded, resolved, batch_size)
 
     @property
