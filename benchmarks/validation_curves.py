@@ -14,7 +14,10 @@ With ``--dropout``, one curve per setting of ``train.dropout`` (``on``: training
 eval mode) in curves/<name>-dropout-<setting>/, plotted together against steps and against the CPU minutes of
 training (the process time of the steps, all threads: what two runs sharing a machine cannot skew; scoring the
 validation phase costs both settings the same and is left out) in docs/curve-<name>-dropout.png. ``--parallel``
-runs each dataset's settings at the same time, ``--threads`` each.
+runs each dataset's settings at the same time, ``--threads`` each. Each curve's run keeps its per-user scores
+(``validation_users.parquet``), so the settings are compared user by user on the same validation users: the
+mean paired difference off − on with its standard error, at equal steps and at equal CPU minutes (each curve's
+last score within the other's budget).
 """
 
 from __future__ import annotations
@@ -50,11 +53,11 @@ def curve_folder(name: str, dropout: str | None) -> str:
     return f"curves/{name}" if dropout is None else f"curves/{name}-dropout-{dropout}"
 
 
-def command(name: str, minutes: float, dropout: str | None) -> list[str]:
+def command(name: str, minutes: float, dropout: str | None, eval_every: int) -> list[str]:
     """The training command of one curve."""
     split, dataset, users, epochs = RUNS[name]
     folder = curve_folder(name, dropout)
-    params = {**CURVE, "batch_size": users, "epochs": epochs}
+    params = {**CURVE, "batch_size": users, "epochs": epochs, "eval_every": eval_every}
     if dropout is not None:
         params["dropout"] = dropout == "on"
     s = f"results/splits/{split}"
@@ -67,12 +70,20 @@ def command(name: str, minutes: float, dropout: str | None) -> list[str]:
     ]  # fmt: skip
 
 
-def run(mini: Path, name: str, minutes: float, dropouts: list[str | None], threads: int | None, parallel: bool) -> None:
+def run(
+    mini: Path,
+    name: str,
+    minutes: float,
+    dropouts: list[str | None],
+    threads: int | None,
+    parallel: bool,
+    eval_every: int,
+) -> None:
     """Train the curves; timeout's 124 ends a curve that has not plateaued."""
     env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     processes = []
     for dropout in dropouts:
-        argv, folder = command(name, minutes, dropout), curve_folder(name, dropout)
+        argv, folder = command(name, minutes, dropout, eval_every), curve_folder(name, dropout)
         (mini / folder).mkdir(parents=True, exist_ok=True)
         with open(mini / folder / "run.log", "a") as log:
             process = subprocess.Popen(argv, cwd=mini, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -96,6 +107,38 @@ def curve(mini: Path, folder: str):
     training = frame["cpu_seconds"].fillna(0) if "cpu_seconds" in frame else pd.Series(float("nan"), frame.index)
     frame["cpu_minutes"] = training.cumsum() / 60
     return frame.dropna(subset=[METRIC]).reset_index(drop=True)
+
+
+def paired(mini: Path, name: str) -> None:
+    """Dropout off against on, user by user: the mean difference of recall@20 and its standard error, at the
+    steps both scored and at equal training CPU minutes."""
+    import pandas as pd
+
+    curves, users = {}, {}
+    for setting in ("off", "on"):
+        folder = mini / curve_folder(name, setting)
+        [log_dir] = (folder / "log").glob("run-*")
+        curves[setting] = curve(mini, curve_folder(name, setting)).set_index("step")
+        users[setting] = pd.read_parquet(log_dir / "validation_users.parquet").set_index(["step", "phase", "user_id"])
+
+    def difference(step_off: int, step_on: int) -> str:
+        both = users["off"].loc[step_off].join(users["on"].loc[step_on], lsuffix="_off", rsuffix="_on", how="inner")
+        d = both[f"{METRIC}_off"] - both[f"{METRIC}_on"]
+        return f"{d.mean():+.4f} ± {d.std(ddof=1) / len(d) ** 0.5:.4f} ({len(d)} users)"
+
+    steps = {s: set(users[s].index.get_level_values("step")) for s in users}
+    print(f"\n# {name}: dropout off − on, paired over validation users (mean ± standard error)")
+    print("| compared at | off | on | difference |\n|---|---|---|---|")
+    for step in sorted(steps["off"] & steps["on"]):
+        print(f"| step {step} | step {step} | step {step} | {difference(step, step)} |")
+    for step_on in sorted(steps["on"] - {0}):
+        budget = curves["on"].loc[step_on, "cpu_minutes"]
+        within = curves["off"][(curves["off"]["cpu_minutes"] <= budget) & curves["off"].index.isin(steps["off"])]
+        step_off = int(within.index.max())
+        print(
+            f"| {budget:.0f} CPU min | step {step_off} ({within.loc[step_off, 'cpu_minutes']:.0f} min) | "
+            f"step {step_on} | {difference(step_off, step_on)} |"
+        )
 
 
 def plot(mini: Path, name: str, dropouts: list[str | None]) -> None:
@@ -144,14 +187,17 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", choices=sorted(RUNS), default=["amazon", "goodbooks"])
     parser.add_argument("--threads", type=int, help="threads per run (OMP_NUM_THREADS; default: PyTorch's)")
     parser.add_argument("--parallel", action="store_true", help="run a dataset's --dropout settings at once")
+    parser.add_argument("--eval-every", type=int, default=CURVE["eval_every"], help="steps between scores")
     parser.add_argument("--plot-only", action="store_true", help="plot and print the curves already run")
     args = parser.parse_args()
     dropouts: list[str | None] = list(args.dropout) if args.dropout else [None]
     minutes = {"amazon": args.amazon_minutes, "goodbooks": args.goodbooks_minutes}
     for name in args.datasets:
         if not args.plot_only:
-            run(args.mini, name, minutes[name], dropouts, args.threads, args.parallel)
+            run(args.mini, name, minutes[name], dropouts, args.threads, args.parallel, args.eval_every)
         plot(args.mini, name, dropouts)
+        if sorted(args.dropout or []) == ["off", "on"]:
+            paired(args.mini, name)
 
 
 if __name__ == "__main__":

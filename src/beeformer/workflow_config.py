@@ -401,6 +401,7 @@ def check_tables(config: dict[str, Any]) -> None:
         if name in experiments:
             raise ConfigError(f"{where}: an experiment has this name (its own table); choose another table name")
         rows: set[tuple[str, str]] = set()
+        block_rows: dict[str, list[str]] = {}  # block label -> its methods
         for i, block in enumerate(table["blocks"]):
             experiment = block["experiment"]
             if experiment not in experiments:
@@ -408,13 +409,16 @@ def check_tables(config: dict[str, Any]) -> None:
                     f"{where}.blocks[{i}].experiment: unknown experiment '{experiment}'; known: {list(experiments)}"
                 )
             methods = experiments[experiment]["methods"]
-            for label, group in (block.get("groups") or {"": methods}).items():
+            groups = block.get("groups") or {"": methods}
+            for label, group in groups.items():
                 unknown = [m for m in group if m not in methods]
                 if unknown:
                     raise ConfigError(
                         f"{where}.blocks[{i}].groups.{label}: {unknown} are not methods of experiment '{experiment}'"
                     )
                 rows |= {(experiment, m) for m in group}
+            block_rows[block.get("label", experiment)] = [m for group in groups.values() for m in group]
+        _check_claims(table.get("claims") or [], block_rows, where)
         for experiment, values in table.get("published", {}).items():
             for method in values:
                 if (experiment, method) not in rows:
@@ -422,3 +426,21 @@ def check_tables(config: dict[str, Any]) -> None:
                         f"{where}.published.{experiment}.{method}: not a row of the table (no block of experiment "
                         f"'{experiment}' shows method '{method}')"
                     )
+
+
+def _check_claims(claims: list[dict[str, Any]], block_rows: dict[str, list[str]], where: str) -> None:
+    """A claim names a block of the table, one of its methods and, with ``versus``, another of them."""
+    for i, claim in enumerate(claims):
+        methods = block_rows.get(claim["block"])
+        if methods is None:
+            raise ConfigError(
+                f"{where}.claims[{i}].block: '{claim['block']}' is not a block label; labels: {list(block_rows)}"
+            )
+        for key in ("method", "versus"):
+            if key in claim and claim[key] not in methods:
+                raise ConfigError(
+                    f"{where}.claims[{i}].{key}: '{claim[key]}' is not a method of block '{claim['block']}'; "
+                    f"methods: {methods}"
+                )
+        if claim.get("versus") == claim["method"]:
+            raise ConfigError(f"{where}.claims[{i}].versus: a method compared with itself; name another method")

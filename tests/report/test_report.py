@@ -368,6 +368,51 @@ def test_claims_of_the_spec_are_answered_under_the_table(spec: dict[str, Any], t
     assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())
 
 
+def test_a_versus_claim_is_a_paired_comparison_with_the_named_method_in_the_holm_family(
+    spec: dict[str, Any], values: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    claims = [
+        {"block": "GB10K", "method": "llama-shift", "versus": "llama-copy", "metric": "recall@20"},
+        {"block": "GB10K", "method": "llama-other", "versus": "llama-shift", "metric": "ndcg@100"},
+        {"block": "GB10K", "method": "llama-shift", "metric": "recall@20"},  # the reference, as before
+    ]
+    out = outputs(tmp_path)
+    frame = render_table({**spec, "claims": claims}, **out)
+    markdown = out["markdown"].read_text().replace("\\_", "_")  # markdown escapes p_holm
+    # llama-shift is llama-copy + SHIFT on every user: a sure gain, whatever the reference is (heater-nomic)
+    assert (
+        "- The paper's claim: llama-shift beats llama-copy on recall@20 in GB10K: yes, +0.0625 "
+        "(interval +0.0625 to +0.0625), p_holm < 0.001"
+    ) in markdown
+    assert "llama-shift beats the best baseline (heater-nomic) on recall@20 in GB10K: yes" in markdown
+    # llama-other against llama-shift, by hand: the mean paired difference and the paired t-test, Holm-adjusted
+    # in one family with the table's 15 comparisons
+    a, b = values["llama-other"]["ndcg@100"], values["llama-shift"]["ndcg@100"]
+    diff, p = a.mean() - b.mean(), stats.ttest_rel(a, b).pvalue
+    family = np.append(frame["p"].dropna().to_numpy(), [0.0, p])
+    order, running, adjusted = np.argsort(family), 0.0, {}
+    for step, index in enumerate(order):
+        running = max(running, min(1.0, (len(family) - step) * family[index]))
+        adjusted[index] = running
+    p_holm = adjusted[len(family) - 1]
+    verdict = "yes" if diff > 0 and p_holm < 0.05 else ("no (not significant)" if diff > 0 else "no")
+    expected_p = "p_holm < 0.001" if p_holm < 0.001 else f"p_holm = {p_holm:.3f}"
+    line = next(line for line in markdown.splitlines() if "llama-other beats llama-shift on ndcg@100" in line)
+    assert line.startswith(f"- The paper's claim: llama-other beats llama-shift on ndcg@100 in GB10K: {verdict}, ")
+    assert f"{diff:+.4f} (interval " in line and line.endswith(expected_p)
+    assert "Holm over the table's 17 comparisons, 2 of them the claims below" in markdown
+    # the table's own p-values are adjusted in the larger family too
+    tested = frame.dropna(subset=["p"])
+    assert (tested["p_holm"] >= render_table(spec).dropna(subset=["p"])["p_holm"].to_numpy() - 1e-15).all()
+    for claim, message in (
+        ({**claims[0], "versus": "bge-m3"}, "versus 'bge-m3' is not another method of block 'GB10K'"),
+        ({**claims[0], "versus": "llama-shift"}, "versus 'llama-shift' is not another method of block 'GB10K'"),
+    ):
+        with pytest.raises(contract.ContractError, match=message):
+            render_table({**spec, "claims": [claim]}, **outputs(tmp_path / "bad"))
+    assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())
+
+
 # --------------------------------------------------------------------------- bad input
 
 

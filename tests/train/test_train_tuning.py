@@ -127,13 +127,21 @@ def test_eval_every_writes_the_validation_curve_and_steps_are_chosen_on_it(tiny_
     assert contract.read_json(tmp_path / "tuning.json") == result
     # the saved validation model is the chosen step's, and scores what tuning.json says, by an independent count
     assert recall_by_hand(tmp_path / "model", shop_split) == pytest.approx(grid[chosen], abs=1e-6)
+    # every score's per-user values are kept, and average to the logged score
+    [per_user_path] = (tmp_path / "log").glob("run-*/validation_users.parquet")
+    per_user = pd.read_parquet(per_user_path)
+    assert sorted(per_user["step"].unique()) == [0, 1, 2, 3, 4]
+    n_users = pd.read_parquet(part(shop_split, "validation_target"))["user_id"].nunique()
+    assert (per_user.groupby("step").size() == n_users).all()
+    means = per_user.groupby("step")[METRIC].mean()
+    assert means.to_numpy() == pytest.approx(scored[METRIC].to_numpy(), abs=1e-12)
 
 
 def test_the_model_of_the_best_listed_step_is_kept_not_the_last(tiny_model_dir, shop_split, tmp_path, monkeypatch):
     scores = iter([0.5, 0.1])  # step 2 beats step 4
 
     def fake_score(self, model):
-        return {METRIC: next(scores), "validation_seconds": 0.0}
+        return {METRIC: next(scores), "validation_seconds": 0.0}, None
 
     monkeypatch.setattr(Validation, "score", fake_score)
     summary = train(
@@ -181,7 +189,7 @@ def test_patience_stops_a_run_that_no_longer_improves(tiny_model_dir, shop_split
     scores = iter([0.2, 0.4, 0.3, 0.35, 0.1, 0.9, 0.9])  # steps 0..6: best at step 1, then two scores without gain
 
     def fake_score(self, model):
-        return {METRIC: next(scores), "validation_seconds": 0.0}
+        return {METRIC: next(scores), "validation_seconds": 0.0}, None
 
     monkeypatch.setattr(Validation, "score", fake_score)
     summary = train(
@@ -257,7 +265,7 @@ def test_a_crash_right_after_a_new_best_resumes_to_the_same_model(tiny_model_dir
     from beeformer.train import selection
 
     def scripted(self, model):
-        return {METRIC: float(self.calls.pop(0)), "validation_seconds": 0.0}
+        return {METRIC: float(self.calls.pop(0)), "validation_seconds": 0.0}, None
 
     monkeypatch.setattr(Validation, "score", scripted)
     config = TrainConfig(**settings(tiny_model_dir, max_steps=4, eval_every=1, patience=3, checkpoint_every=0))

@@ -69,6 +69,12 @@ def test_table_rows_say_what_they_were_fitted_on_and_where_their_settings_were_c
     assert row_fit(CONFIG, "val", "tuned")[0] == row_fit(CONFIG, "val", "als")[0] == "train"
 
 
+def table_with_claim(**claim: str) -> dict:
+    """A table of two blocks (one labelled) with one claim: tuned beats ``versus`` (or the reference) in block T."""
+    blocks = [{"experiment": "test", "label": "T"}, {"experiment": "zero-shot"}]
+    return {"t": {"blocks": blocks, "claims": [{"block": "T", "method": "tuned", "metric": "recall@20", **claim}]}}
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -88,10 +94,23 @@ def test_table_rows_say_what_they_were_fitted_on_and_where_their_settings_were_c
             lambda c: c["encoders"]["pre"].update(train={"lr": 1e-5}),
             r"encoders\.pre\.train: applies to trained encoders",
         ),
+        (
+            lambda c: c.update(tables=table_with_claim(versus="heater-tuned")),
+            r"tables\.t\.claims\[0\]\.versus: 'heater-tuned' is not a method of block 'T'; methods: \['pre', 'tuned'",
+        ),
+        (
+            lambda c: c.update(tables=table_with_claim(versus="tuned")),
+            r"tables\.t\.claims\[0\]\.versus: a method compared with itself",
+        ),
+        (
+            lambda c: c.update(tables=table_with_claim(block="Z")),
+            r"tables\.t\.claims\[0\]\.block: 'Z' is not a block label; labels: \['T', 'zero-shot'\]",
+        ),
     ],
 )
 def test_settings_that_cannot_work_are_refused_before_any_job(change, message):
     check_references(CONFIG)
+    check_references({**CONFIG, "tables": table_with_claim(versus="pre")})
     bad = copy.deepcopy(CONFIG)
     change(bad)
     with pytest.raises(ConfigError, match=message):

@@ -15,7 +15,7 @@ import pandas as pd
 
 from beeformer.report.results import AGREEMENT
 from beeformer.report.spec import TableSpec
-from beeformer.report.verdict import claim_holds
+from beeformer.report.verdict import claim_holds, claim_versus
 
 SHORT_METRICS = {"recall": "R", "ndcg": "N"}
 SIGNIFICANT = "†"
@@ -102,8 +102,8 @@ def error(value: float) -> str:
     return "<0.0001" if 0 < value < 0.00005 else f"{value:.4f}"
 
 
-def build_layout(table: TableSpec, frame: pd.DataFrame) -> Layout:
-    """The layout of the long results ``frame`` of ``table``."""
+def build_layout(table: TableSpec, frame: pd.DataFrame, versus: pd.DataFrame | None = None) -> Layout:
+    """The layout of the long results ``frame`` of ``table`` and the comparisons of its ``versus`` claims."""
     frame = frame.assign(
         best=_is_max(frame, ["block", "metric"]),
         best_baseline=_is_max(frame[~frame["trained"]], ["block", "group", "metric"]).reindex(
@@ -128,7 +128,8 @@ def build_layout(table: TableSpec, frame: pd.DataFrame) -> Layout:
                 cells=tuple(_cell(str(method), record) for _, record in rows.set_index("metric").iterrows()),
             )
         )
-    tests = int(frame["p"].notna().sum())
+    claim_tests = 0 if versus is None else len(versus)
+    tests = int(frame["p"].notna().sum()) + claim_tests
     return Layout(
         name=table.name,
         caption=table.caption,
@@ -138,9 +139,17 @@ def build_layout(table: TableSpec, frame: pd.DataFrame) -> Layout:
         show_diff=tests > 0,
         show_paper=bool(frame["published"].notna().any()),
         lines=tuple(lines),
-        legend=_legend(table, frame, tests),
+        legend=_legend(table, frame, tests, claim_tests),
         summary=paper_summary(frame),
-        claims=tuple(f"The paper's claim: {claim_holds(frame, c.block, c.method, c.metric)}" for c in table.claims),
+        claims=tuple(
+            "The paper's claim: "
+            + str(
+                claim_holds(frame, c.block, c.method, c.metric)
+                if c.versus is None or versus is None
+                else claim_versus(versus, c.block, c.method, c.versus, c.metric)
+            )
+            for c in table.claims
+        ),
     )
 
 
@@ -179,7 +188,7 @@ def _cell(method: str, record: pd.Series) -> Cell:
     )
 
 
-def _legend(table: TableSpec, frame: pd.DataFrame, tests: int) -> tuple[str, ...]:
+def _legend(table: TableSpec, frame: pd.DataFrame, tests: int, claim_tests: int) -> tuple[str, ...]:
     users = frame.drop_duplicates("block").set_index("block")["users"]
     legend = [
         "Each cell: mean ± standard error over the users of the block (bootstrap over users); users: "
@@ -190,11 +199,12 @@ def _legend(table: TableSpec, frame: pd.DataFrame, tests: int) -> tuple[str, ...
     ]
     if tests:
         level = f"{table.confidence * 100:g} %"
+        claimed = f", {claim_tests} of them the claims below" if claim_tests else ""
         legend.append(
             "Δ: the row's mean minus the reference's, paired user by user; ref: the block's reference, the method "
             "the table names, else the best baseline on that metric. "
             f"{SIGNIFICANT}: Holm-adjusted p < {table.alpha:.2g} (two-sided paired t-test, Holm over the table's "
-            f"{tests} comparisons); the CSV has the standard errors, {level} paired-bootstrap intervals and "
+            f"{tests} comparisons{claimed}); the CSV has the standard errors, {level} paired-bootstrap intervals and "
             f"p-values ({table.n_bootstrap:,} resamples, seed {table.seed})."
         )
     if frame["published"].notna().any():

@@ -15,7 +15,7 @@ from beeformer.report.html import render_html
 from beeformer.report.latex import render_latex
 from beeformer.report.layout import build_layout
 from beeformer.report.markdown import render_markdown
-from beeformer.report.results import results_frame
+from beeformer.report.results import table_results
 from beeformer.report.spec import parse_spec
 
 PathLike = str | os.PathLike[str]
@@ -34,8 +34,9 @@ def render_table(
     Returns the long results frame (:data:`.results.COLUMNS`), the one written as CSV.
     """
     table = parse_spec(spec)
-    frame = results_frame(table)
-    layout = build_layout(table, frame)
+    results = table_results(table)
+    frame = results.frame
+    layout = build_layout(table, frame, results.versus)
     text = render_markdown(layout)
     outputs: dict[PathLike, bytes] = {}
     renderers = (

@@ -7,7 +7,9 @@ bootstrap). Per metric, the reference is the block's named ``reference`` or else
 ``trained: false`` and the highest mean; the first in the spec on ties); a block without baselines and without
 reference has no comparisons. Every other row is compared with the reference user by user
 (:func:`.stats.paired_differences`, all comparisons of a block on the same resamples) and the p-values of the
-whole table are Holm-adjusted (:func:`.stats.holm`); ``significant`` is ``p_holm < 1 - confidence``.
+whole table are Holm-adjusted (:func:`.stats.holm`); ``significant`` is ``p_holm < 1 - confidence``. A claim
+with ``versus`` adds its own comparison (the method against the named one, :data:`VERSUS_COLUMNS`) to the same
+family of tests.
 
 A row's ``fit`` (what it was fitted on) and ``edges`` (settings its ``tuning.json`` chose on an edge of their
 list) are carried into the notes under the table.
@@ -54,6 +56,7 @@ COLUMNS = (
     "tuned",
     "edges",
 )
+VERSUS_COLUMNS = ("block", "method", "versus", "metric", "diff", "diff_se", "ci_low", "ci_high", "p", "p_holm")
 AGREEMENT = ("within_2se", "within_10pct", "worse", "better")
 #: Means of metrics.json and of per_user.parquet must agree this closely (they are the same numbers).
 MEAN_TOLERANCE = 1e-9
@@ -78,17 +81,48 @@ class BlockValues:
     se: dict[str, np.ndarray]
 
 
-def results_frame(table: TableSpec) -> pd.DataFrame:
-    """The long table (:data:`COLUMNS`): one record per block, row and metric, in the spec's order."""
-    frames = [_block_frame(table, block, load_block(table, block)) for block in table.blocks]
-    frame = pd.concat(frames, ignore_index=True)
-    frame["p_holm"] = holm(frame["p"].to_numpy())
-    frame["significant"] = pd.array(
-        np.where(frame["p_holm"].isna(), None, frame["p_holm"] < table.alpha), dtype="boolean"
-    )
+@dataclass(frozen=True)
+class Results:
+    """The long table and the comparisons that ``versus`` claims name, Holm-adjusted as one family."""
+
+    frame: pd.DataFrame  # COLUMNS: one record per block, row and metric, in the spec's order
+    versus: pd.DataFrame  # VERSUS_COLUMNS plus ``significant``: one record per distinct versus claim
+
+
+def table_results(table: TableSpec) -> Results:
+    """Read every block once and compute its comparisons (see the module docstring)."""
+    data = {block.label: load_block(table, block) for block in table.blocks}
+    frame = pd.concat([_block_frame(table, block, data[block.label]) for block in table.blocks], ignore_index=True)
+    versus = _versus_frame(table, data)
+    adjusted = holm(np.concatenate([frame["p"].to_numpy(), versus["p"].to_numpy()]))
+    frame["p_holm"], versus["p_holm"] = adjusted[: len(frame)], adjusted[len(frame) :]
+    for part in (frame, versus):
+        part["significant"] = pd.array(
+            np.where(part["p_holm"].isna(), None, part["p_holm"] < table.alpha), dtype="boolean"
+        )
     frame["published_diff"] = frame["mean"] - frame["published"]
     frame["agreement"] = _agreement(frame)
-    return frame[list(COLUMNS)]
+    return Results(frame=frame[list(COLUMNS)], versus=versus)
+
+
+def _versus_frame(table: TableSpec, data: dict[str, BlockValues]) -> pd.DataFrame:
+    """Each distinct ``versus`` claim's paired comparison (p not yet adjusted)."""
+    records = []
+    for block, method, versus, metric in dict.fromkeys(
+        (c.block, c.method, c.versus, c.metric) for c in table.claims if c.versus is not None
+    ):
+        methods = [row.method for spec in table.blocks if spec.label == block for row in spec.rows]
+        values = data[block].values[metric]
+        paired = paired_differences(
+            values[:, [methods.index(method)]],
+            values[:, [methods.index(versus)]],
+            table.n_bootstrap,
+            table.seed,
+            table.confidence,
+        )
+        statistics = (paired.diff, paired.se, paired.ci_low, paired.ci_high, paired.p)
+        records.append((block, method, versus, metric, *(float(x[0]) for x in statistics)))
+    return pd.DataFrame.from_records(records, columns=list(VERSUS_COLUMNS[:-1]))
 
 
 def load_block(table: TableSpec, block: BlockSpec) -> BlockValues:

@@ -4,8 +4,9 @@ Every problem is a one-line :class:`beeformer.contract.ContractError` that names
 
 - Required: ``name``, ``metrics``, ``blocks``; per block ``experiment`` and ``groups``; per group ``label`` and
   ``rows``; per row ``method``, ``trained``, ``metrics`` (a metrics.json) and ``per_user`` (its per_user.parquet).
-- Optional: ``claims``, a list of ``{block, method, metric}`` (a block label, one of its methods, a column): the
-  paper's claim that the method beats the block's best baseline there, answered under the table; ``caption``
+- Optional: ``claims``, a list of ``{block, method, metric}`` (a block label, one of its methods, a column) and
+  optionally ``versus`` (another of the block's methods): the paper's claim that the method beats the block's best
+  baseline there, or the ``versus`` method, answered under the table; ``caption``
   (default: the name); ``headers``, the titles of the block, group and method columns
   (default ``{"block": "Dataset", "group": "Group", "method": "Method"}``); ``n_bootstrap`` (1000), ``seed`` (42),
   ``confidence`` (0.95); a block's ``label`` (its experiment) and ``reference`` (null: the best baseline per
@@ -28,7 +29,7 @@ from beeformer.contract import ContractError
 from beeformer.contract.metrics import N_BOOTSTRAP, SEED, parse_metric
 
 TABLE_KEYS = {"name", "caption", "headers", "metrics", "n_bootstrap", "seed", "confidence", "blocks", "claims"}
-CLAIM_KEYS = {"block", "method", "metric"}
+CLAIM_KEYS = {"block", "method", "metric", "versus"}
 HEADER_KEYS = ("block", "group", "method")
 DEFAULT_HEADERS = ("Dataset", "Group", "Method")
 BLOCK_KEYS = {"experiment", "label", "reference", "groups"}
@@ -74,11 +75,13 @@ class BlockSpec:
 
 @dataclass(frozen=True)
 class ClaimSpec:
-    """A claim of the paper to check: ``method`` beats the best baseline (the reference) of ``block`` on ``metric``."""
+    """A claim of the paper to check: ``method`` beats the best baseline (the reference) of ``block`` on ``metric``,
+    or the named method ``versus``."""
 
     block: str
     method: str
     metric: str
+    versus: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ def parse_spec(spec: Any) -> TableSpec:
 
 
 def _claim(value: Any, parent: str, index: int, blocks: tuple[BlockSpec, ...], metrics: tuple[str, ...]) -> ClaimSpec:
-    claim = _mapping(value, f"{parent}, claim {index}", CLAIM_KEYS, required=tuple(sorted(CLAIM_KEYS)))
+    claim = _mapping(value, f"{parent}, claim {index}", CLAIM_KEYS, required=("block", "method", "metric"))
     where = f"{parent}, claim {index}"
     block = next((b for b in blocks if b.label == claim["block"]), None)
     if block is None:
@@ -146,7 +149,12 @@ def _claim(value: Any, parent: str, index: int, blocks: tuple[BlockSpec, ...], m
         raise ContractError(f"{where}: method {claim['method']!r} is not in block {block.label!r}; methods: {methods}")
     if claim["metric"] not in metrics:
         raise ContractError(f"{where}: metric {claim['metric']!r} is not a column of the table {list(metrics)}")
-    return ClaimSpec(block=block.label, method=claim["method"], metric=claim["metric"])
+    versus = claim.get("versus")
+    if versus is not None and (versus not in methods or versus == claim["method"]):
+        raise ContractError(
+            f"{where}: versus {versus!r} is not another method of block {block.label!r}; methods: {methods}"
+        )
+    return ClaimSpec(block=block.label, method=claim["method"], metric=claim["metric"], versus=versus)
 
 
 def _block(value: Any, parent: str, index: int, metrics: tuple[str, ...]) -> BlockSpec:

@@ -4,7 +4,8 @@
 it holds when the paired mean difference is positive **and** significant after Holm's correction over the whole
 table (``significant`` in the frame, ``p_holm < 1 - confidence``). A positive but non-significant difference, a
 negative one, and the reference itself are all "no", each saying why. The reference is called "the best baseline"
-when it is the best non-trained row of the block on that metric, else "the reference".
+when it is the best non-trained row of the block on that metric, else "the reference". ``claim_versus`` answers
+the same question against a named method, from the comparisons of ``versus`` claims (:class:`.results.Results`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,24 @@ def claim_holds(frame: pd.DataFrame, block: str, method: str, metric: str) -> Cl
     subject = f"{method} beats {_reference_phrase(frame, block, reference, metric)} on {metric} in {block}"
     if reference == method:
         return Claim(False, f"{subject}: no, it is the reference itself")
+    return _answer(subject, record)
+
+
+def claim_versus(versus: pd.DataFrame, block: str, method: str, against: str, metric: str) -> Claim:
+    """Does ``method`` beat the named method ``against`` in ``block`` on ``metric``? (A ``versus`` claim.)"""
+    match = versus[
+        (versus["block"] == block)
+        & (versus["method"] == method)
+        & (versus["versus"] == against)
+        & (versus["metric"] == metric)
+    ]
+    if match.empty:
+        raise ContractError(f"no comparison of {method!r} with {against!r} on {metric!r} in block {block!r}")
+    return _answer(f"{method} beats {against} on {metric} in {block}", match.iloc[0])
+
+
+def _answer(subject: str, record: pd.Series) -> Claim:
+    """Yes only for a positive difference that is significant after Holm's correction; the evidence either way."""
     holds = bool(record["diff"] > 0 and record["significant"])
     if holds:
         verdict = "yes"

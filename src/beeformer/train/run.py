@@ -77,9 +77,10 @@ class Run:
         self.position.batches_done += 1
         self.records.append({"step": self.position.step, "epoch": self.position.epoch, **values})
 
-    def record_scores(self, scores: dict[str, float]) -> None:
-        """Add validation scores to this step's record (step 0: a record of their own); keep the model if it is
-        the best selectable one so far, the checkpoint first (it must always know the best step)."""
+    def record_scores(self, scores: dict[str, float], per_user: pd.DataFrame | None = None) -> None:
+        """Add validation scores to this step's record (step 0: a record of their own) and their per-user values to
+        ``validation_users.parquet``; keep the model if it is the best selectable one so far, the checkpoint first
+        (it must always know the best step)."""
         if self.records and self.records[-1]["step"] == self.step:
             self.records[-1].update(scores)
         else:
@@ -89,6 +90,18 @@ class Run:
             self.best.save(self.model, self.rank)
         if self.rank.is_main:
             write_log(pd.DataFrame.from_records(self.records), self.log_dir, plot=False)
+            if per_user is not None:
+                self._record_users(per_user)
+
+    def _record_users(self, per_user: pd.DataFrame) -> None:
+        """This step's per-user scores, replacing any from an earlier try at the same step (a resumed run)."""
+        path = self.log_dir / "validation_users.parquet"
+        earlier = pd.read_parquet(path) if path.exists() else None
+        if earlier is not None:
+            earlier = earlier[earlier["step"] != self.step]
+        frame = pd.concat([earlier, per_user.assign(step=self.step)], ignore_index=True)
+        with contract.atomic_path(path) as tmp:
+            frame.to_parquet(tmp, index=False)
 
     def checkpoint_if_due(self, every: int, steps_per_epoch: int) -> None:
         """At each epoch's end and every ``every`` steps, unless the run ends here or a score just saved it."""

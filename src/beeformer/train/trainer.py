@@ -224,9 +224,9 @@ def train(
 
     def validate() -> None:
         """Score the validation phase into the step's record (the run keeps the best selectable model)."""
-        scores = _validate(model, validation, rank)
+        scores, per_user = _validate(model, validation, rank)
         set_training_mode(model, config.dropout)
-        run.record_scores(scores)
+        run.record_scores(scores, per_user)
         progress.write(f"step {run.step}: validation {metric} {scores[metric]:.4f}")
 
     progress = tqdm(total=plan.total_steps, initial=run.step, desc="beeFormer", unit="step", disable=not rank.is_main)
@@ -376,10 +376,13 @@ def _memory_budget(setting: float | str | None, device: torch.device) -> float |
     return AUTO_BUDGET_SHARE * total
 
 
-def _validate(model: SentenceTransformer, validation: Validation, rank: distributed.Rank) -> dict[str, float]:
-    """Rank 0 scores the validation phase; the other ranks receive its score (they stop early together)."""
-    scores = validation.score(model) if rank.is_main else {}
+def _validate(
+    model: SentenceTransformer, validation: Validation, rank: distributed.Rank
+) -> tuple[dict[str, float], pd.DataFrame | None]:
+    """Rank 0 scores the validation phase (and keeps the per-user values); the other ranks receive its score (they
+    stop early together)."""
+    scores, per_user = validation.score(model) if rank.is_main else ({}, None)
     if rank.world > 1:
         value = torch.tensor([scores.get(validation.metric, 0.0)], device=next(model.parameters()).device)
         scores = scores or {validation.metric: float(distributed.sum_across_ranks(value, rank))}
-    return scores
+    return scores, per_user

@@ -4,7 +4,8 @@ The phase's item texts (the users' histories and the candidates) are embedded in
 (:mod:`beeformer.encoding`), and ranked by the paper's content-based scoring
 (:func:`beeformer.contract.ranking.content_based_predictions`); the score is a metric of the contract (recall@20
 by default) over the phase's targets. An encoder trained on several splits (goodlens) is scored on each, and the
-mean over them is what selects steps and settings.
+mean over them is what selects steps and settings. Each score comes with its per-user values, which the run keeps
+(``validation_users.parquet``) so that two runs scored on the same phase can be compared user by user (paired).
 """
 
 from __future__ import annotations
@@ -95,22 +96,24 @@ class Validation:
             *[(p.name, len(p.user_ids), len(p.candidate_ids), len(p.targets), len(p.texts)) for p in self.phases],
         ]
 
-    def score(self, model: SentenceTransformer) -> dict[str, float]:
-        """``{<metric>: mean over phases, <metric>/<phase>: each phase's, validation_seconds, validation_cpu_seconds}``;
-        the caller puts the model back into train mode."""
+    def score(self, model: SentenceTransformer) -> tuple[dict[str, float], pd.DataFrame]:
+        """``{<metric>: mean over phases, <metric>/<phase>: each phase's, validation_seconds, validation_cpu_seconds}``
+        and the per-user values behind them (columns phase, user_id, <metric>); the caller puts the model back into
+        train mode."""
         started, cpu_started = time.perf_counter(), time.process_time()
-        scores = {}
+        scores, users = {}, []
         for phase in self.phases:
             embeddings = encode(model, phase.texts, self.batch_size, self.precision, progress=False)
             predictions, _ = content_based_predictions(
                 phase.history, embeddings, phase.candidate_rows, phase.user_ids, phase.candidate_ids, self.k
             )
-            scores[f"{self.metric}/{phase.name}"] = float(
-                per_user_metrics(predictions, phase.targets, [self.metric])[self.metric].mean()
-            )
-        return {
+            per_user = per_user_metrics(predictions, phase.targets, [self.metric])[self.metric]
+            scores[f"{self.metric}/{phase.name}"] = float(per_user.mean())
+            users.append(pd.DataFrame({"phase": phase.name, "user_id": per_user.index, self.metric: per_user.values}))
+        summary = {
             self.metric: float(np.mean(list(scores.values()))),
             **(scores if len(scores) > 1 else {}),
             "validation_seconds": time.perf_counter() - started,
             "validation_cpu_seconds": time.process_time() - cpu_started,
         }
+        return summary, pd.concat(users, ignore_index=True)
