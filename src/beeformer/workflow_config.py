@@ -124,6 +124,12 @@ def check_train_settings(name: str, encoder: dict[str, Any]) -> None:
         if "train" in encoder:
             raise ConfigError(f"{where}.train: applies to trained encoders (with train_on); this one is pretrained")
         return
+    batch_size = train.get("batch_size")
+    if isinstance(batch_size, dict) and sorted(batch_size) != sorted(encoder["train_on"]):
+        raise ConfigError(
+            f"{where}.train.batch_size: {sorted(batch_size)} must name each train_on split once, "
+            f"{encoder['train_on']}, or be one number for all"
+        )
     steps = train.get("max_steps")
     largest = max(steps) if isinstance(steps, list) else steps
     eval_every = train.get("eval_every")

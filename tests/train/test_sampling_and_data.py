@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import scipy.sparse as sp
 
 from beeformer import contract
@@ -90,3 +91,65 @@ def test_training_data_keeps_datasets_apart(tmp_path):
     assert data.X.shape == (4, 4)  # 2 users and 2 items (z has no interactions) per dataset
     assert list(data.item_ids) == ["a:x", "a:y", "b:x", "b:y"]
     assert data.X.sum() == 6
+
+
+def three_sources(tmp_path, users: dict[str, int]) -> TrainingData:
+    """Sources named as given (listed in another order than their ids sort), each with ``users[name]`` users
+    who touch 2 of its 6 items."""
+    rng = np.random.default_rng(0)
+    sources = []
+    for name, n in users.items():
+        rows = [(f"u{u}", f"i{i}") for u in range(n) for i in rng.choice(6, size=2, replace=False)]
+        contract.write_table(pd.DataFrame(rows, columns=["user_id", "item_id"]), tmp_path / f"{name}_train.parquet")
+        items = pd.DataFrame({"item_id": [f"i{i}" for i in range(6)], "text": [f"{name} {i}" for i in range(6)]})
+        contract.write_table(items, tmp_path / f"{name}_items.parquet")
+        sources.append((name, tmp_path / f"{name}_train.parquet", tmp_path / f"{name}_items.parquet"))
+    return TrainingData.load(sources)
+
+
+def test_sources_taking_turns_cut_each_epoch_into_single_source_batches_of_their_own_size(tmp_path):
+    users = {"goodbooks": 50, "amazon": 300, "movielens": 12}
+    sizes = {"goodbooks": 4, "amazon": 64, "movielens": 4}
+    data = three_sources(tmp_path, users)
+    batches = data.batches(sizes)
+    owner = {
+        u: str(data_user).split(":")[0]
+        for u, data_user in enumerate(sorted(f"{n}:u{i}" for n in users for i in range(users[n])))
+    }
+    assert batches.steps_per_epoch == 13 + 5 + 3  # ceil(50/4) + ceil(300/64) + ceil(12/4)
+    rng = np.random.default_rng(1)
+    for _ in range(2):  # two epochs
+        order = batches.epoch_order(rng)
+        steps = [batches.batch(order, i) for i in range(batches.steps_per_epoch)]
+        assert sorted(np.concatenate(steps)) == list(range(362))  # every user exactly once an epoch
+        names = []
+        for step in steps:
+            [name] = {owner[int(u)] for u in step}  # one source a step
+            names.append(name)
+            full = {"goodbooks": 48, "amazon": 256, "movielens": 12}[name]  # the users that fill whole batches
+            assert len(step) == sizes[name] or len(step) == users[name] - full  # its own size, or its last
+            items = batches.negatives_of(step)  # negatives from the source's own items
+            assert {str(data.item_ids[i]).split(":")[0] for i in items} == {name}
+            batch = sample_items(data.X, step, 10, rng, catalogue=items)
+            assert {str(data.item_ids[i]).split(":")[0] for i in batch.items} == {name}
+        # each source's steps are spread over the epoch: its mean position is near the middle
+        for name in users:
+            where = [i for i, n in enumerate(names) if n == name]
+            assert abs(np.mean(where) / (len(names) - 1) - 0.5) < 0.1, (name, where)
+    # one number: pooled, one permutation of every user (the paper's goodlens)
+    pooled = data.batches(8)
+    assert pooled.steps_per_epoch == 46
+    order = pooled.epoch_order(np.random.default_rng(1))
+    assert np.array_equal(order, np.random.default_rng(1).permutation(362))
+    assert np.array_equal(pooled.batch(order, 45), order[360:])
+
+
+def test_a_batch_size_per_source_must_name_every_source(tmp_path):
+    data = three_sources(tmp_path, {"a": 5, "b": 5})
+    for bad, message in (
+        ({"a": 4}, r"must give users per step for each source of this run, \['a', 'b'\]"),
+        ({"a": 4, "b": 4, "c": 1}, "must give users per step for each source"),
+        ({"a": 4, "b": 0}, r"\{'b': 0\}: users per step must be positive integers"),
+    ):
+        with pytest.raises(contract.ContractError, match=message):
+            data.batches(bad)

@@ -3,6 +3,7 @@ and the settings that cannot work, each refused before anything trains."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +138,33 @@ def test_eval_every_writes_the_validation_curve_and_steps_are_chosen_on_it(tiny_
     assert means.to_numpy() == pytest.approx(scored[METRIC].to_numpy(), abs=1e-12)
 
 
+def test_several_phases_select_on_their_geometric_mean(tiny_model_dir, shop_split, tmp_path):
+    """Two splits of the shop (the second split with another seed, its phase's scores on another scale): each is
+    scored as by hand, and the selecting score is their geometric mean, which a plain mean is not."""
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in ("interactions.parquet", "items.parquet"):
+        (other / name).write_bytes((shop_split / name).read_bytes())
+    split(
+        SplitConfig(kind="item", test_items=12, validation_items=30, seed=5),
+        other / "interactions.parquet",
+        other / "items.parquet",
+        other / "split",
+    )
+    phases = [validation(shop_split).phases[0], replace(validation(other).phases[0], name="other")]
+    scores, per_user = Validation(phases, metric=METRIC, precision="fp32").score(
+        SentenceTransformer(str(tiny_model_dir), device="cpu")
+    )
+    by_hand = [recall_by_hand(tiny_model_dir, shop_split), recall_by_hand(tiny_model_dir, other)]
+    assert [scores[f"{METRIC}/shop"], scores[f"{METRIC}/other"]] == pytest.approx(by_hand, abs=1e-6)
+    assert by_hand[0] != pytest.approx(by_hand[1], abs=1e-3)
+    assert scores[METRIC] == pytest.approx(float(np.sqrt(by_hand[0] * by_hand[1])), abs=1e-6)
+    assert scores[METRIC] < np.mean(by_hand)
+    assert per_user.groupby("phase")[METRIC].mean().to_dict() == pytest.approx(
+        {"shop": by_hand[0], "other": by_hand[1]}, abs=1e-6
+    )
+
+
 def test_the_model_of_the_best_listed_step_is_kept_not_the_last(tiny_model_dir, shop_split, tmp_path, monkeypatch):
     scores = iter([0.5, 0.1])  # step 2 beats step 4
 
@@ -157,6 +185,36 @@ def test_the_model_of_the_best_listed_step_is_kept_not_the_last(tiny_model_dir, 
     train(TrainConfig(**settings(tiny_model_dir, max_steps=2)), sources(shop_split), tmp_path / "two", tmp_path / "l2")
     assert same_weights(tmp_path / "chosen", tmp_path / "two")
     assert not (tmp_path / "log" / "best").exists()  # the copy of the best step is cleaned up
+
+
+@pytest.mark.parametrize(
+    ("curve", "chosen", "turned"),
+    [
+        ([0.1, 0.2, 0.5, 0.4, 0.45], 2, True),  # scored after step 2, never higher: chosen on the curve
+        ([0.1, 0.2, 0.3, 0.6, 0.5], 4, False),  # the list ends at the best listed step: nothing after it
+        ([0.1, 0.2, 0.5, 0.6, 0.3], 2, False),  # an unlisted later score is higher: the curve still rose
+    ],
+)
+def test_tuning_says_whether_the_chosen_step_sits_where_the_curve_turned(
+    tiny_model_dir, shop_split, tmp_path, monkeypatch, curve, chosen, turned
+):
+    scores = iter(curve)  # steps 0..4
+
+    def fake_score(self, model):
+        return {METRIC: next(scores), "validation_seconds": 0.0}, None
+
+    monkeypatch.setattr(Validation, "score", fake_score)
+    result = tune(
+        settings(tiny_model_dir, max_steps=[2, 4], eval_every=1),
+        sources(shop_split),
+        validation(shop_split),
+        tmp_path / "model",
+        tmp_path / "log",
+        tmp_path / "tuning.json",
+    )
+    assert result["chosen"]["max_steps"] == chosen
+    assert result["turned"] is turned
+    assert result["scores_after_chosen"] == curve[chosen + 1 :]
 
 
 def test_refit_trains_the_chosen_settings_on_train_full(tiny_model_dir, shop_split, tmp_path):

@@ -74,8 +74,31 @@ def test_text_prefix_is_saved_as_the_default_prompt(tiny_model_dir, shop, tmp_pa
     assert model.default_prompt_name == "document" and model.prompts["document"] == "passage: "
 
 
-def test_a_crashed_run_resumes_exactly(tiny_model_dir, shop, tmp_path, monkeypatch):
-    train(config(tiny_model_dir), shop, tmp_path / "straight", tmp_path / "log_straight")
+@pytest.fixture(scope="module")
+def two_shops(shop, tmp_path_factory) -> list[tuple[str, Path, Path]]:
+    """The shop and a smaller one of another seed, as two sources."""
+    folder = tmp_path_factory.mktemp("small_shop")
+    interactions, items = generate(SyntheticConfig(n_users=25, variants_per_product=1, seed=4))
+    contract.write_table(interactions, folder / "train.parquet")
+    contract.write_table(items, folder / "items.parquet")
+    return [*shop, ("small", folder / "train.parquet", folder / "items.parquet")]
+
+
+def test_sources_taking_turns_train_an_epoch_of_each_with_its_own_batch_size(tiny_model_dir, two_shops, tmp_path):
+    summary = train(
+        config(tiny_model_dir, epochs=1, batch_size={"shop": 16, "small": 8}), two_shops, tmp_path / "m", tmp_path / "l"
+    )
+    assert summary["steps"] == 3 + 4  # ceil(40 / 16) + ceil(25 / 8)
+    pooled = train(config(tiny_model_dir, epochs=1, batch_size=16), two_shops, tmp_path / "p", tmp_path / "pl")
+    assert pooled["steps"] == 5  # ceil(65 / 16)
+
+
+@pytest.mark.parametrize("turns", [False, True])
+def test_a_crashed_run_resumes_exactly(tiny_model_dir, shop, two_shops, tmp_path, monkeypatch, turns):
+    # with sources taking turns, the epoch's order of steps must resume too
+    sources, batch_size = (two_shops, {"shop": 16, "small": 8}) if turns else (shop, 16)
+    settings = config(tiny_model_dir, batch_size=batch_size)
+    train(settings, sources, tmp_path / "straight", tmp_path / "log_straight")
 
     calls = {"n": 0}
     real_step = trainer.training_step
@@ -88,11 +111,11 @@ def test_a_crashed_run_resumes_exactly(tiny_model_dir, shop, tmp_path, monkeypat
 
     monkeypatch.setattr(trainer, "training_step", crashing_step)
     with pytest.raises(KeyboardInterrupt):
-        train(config(tiny_model_dir), shop, tmp_path / "resumed", tmp_path / "log_resumed")
+        train(settings, sources, tmp_path / "resumed", tmp_path / "log_resumed")
     assert (tmp_path / "log_resumed" / "checkpoint" / "checkpoint.pt").exists()
     assert not (tmp_path / "resumed").exists()
     monkeypatch.setattr(trainer, "training_step", real_step)
-    train(config(tiny_model_dir), shop, tmp_path / "resumed", tmp_path / "log_resumed")
+    train(settings, sources, tmp_path / "resumed", tmp_path / "log_resumed")
     assert same_weights(tmp_path / "straight", tmp_path / "resumed")
     straight = (tmp_path / "log_straight" / "training_log.csv").read_text().splitlines()
     resumed = (tmp_path / "log_resumed" / "training_log.csv").read_text().splitlines()

@@ -95,6 +95,10 @@ def table_with_claim(**claim: str) -> dict:
             r"encoders\.pre\.train: applies to trained encoders",
         ),
         (
+            lambda c: c["encoders"]["fixed"]["train"].update(batch_size={"s": 16, "o": 256}),
+            r"encoders\.fixed\.train\.batch_size: \['o', 's'\] must name each train_on split once, \['s'\]",
+        ),
+        (
             lambda c: c.update(tables=table_with_claim(versus="heater-tuned")),
             r"tables\.t\.claims\[0\]\.versus: 'heater-tuned' is not a method of block 'T'; methods: \['pre', 'tuned'",
         ),

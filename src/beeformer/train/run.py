@@ -20,6 +20,7 @@ from sentence_transformers import SentenceTransformer
 from beeformer import contract
 from beeformer.train import checkpoint
 from beeformer.train.distributed import Rank
+from beeformer.train.sampling import UserBatches
 from beeformer.train.selection import Best, StepPlan
 
 log = logging.getLogger(__name__)
@@ -39,14 +40,14 @@ class Run:
         scheduler: torch.optim.lr_scheduler.LRScheduler,
         rng: np.random.Generator,
         rank: Rank,
-        n_users: int,
+        batches: UserBatches,
     ) -> None:
-        self.log_dir, self.key, self.plan, self.rank, self.n_users = log_dir, key, plan, rank, n_users
+        self.log_dir, self.key, self.plan, self.rank, self.batches = log_dir, key, plan, rank, batches
         self.model, self.optimizer, self.scheduler, self.rng = model, optimizer, scheduler, rng
         self.checkpoint_dir = log_dir / "checkpoint"
         resumed = checkpoint.load(self.checkpoint_dir, key, model, optimizer, scheduler, rng, rank.index)
         if resumed is None:
-            self.position, self.records = checkpoint.Position(0, 0, rng.permutation(n_users), 0), []
+            self.position, self.records = checkpoint.Position(0, 0, batches.epoch_order(rng), 0), []
         else:
             self.position, self.records = resumed
         self.best = Best(log_dir / "best", metric, plan)
@@ -62,14 +63,14 @@ class Run:
     def finished(self) -> bool:
         return self.step >= self.plan.total_steps or self.best.patience_exhausted()
 
-    def next_users(self, batch_size: int, steps_per_epoch: int) -> np.ndarray:
+    def next_users(self) -> np.ndarray:
         """The next batch's users; a new epoch's order once the last one is done."""
         position = self.position
-        if position.batches_done == steps_per_epoch:
-            position = checkpoint.Position(position.epoch + 1, position.step, self.rng.permutation(self.n_users), 0)
+        if position.batches_done == self.batches.steps_per_epoch:
+            order = self.batches.epoch_order(self.rng)
+            position = checkpoint.Position(position.epoch + 1, position.step, order, 0)
             self.position = position
-        start = position.batches_done * batch_size
-        return position.order[start : start + batch_size]
+        return self.batches.batch(position.order, position.batches_done)
 
     def record_step(self, values: dict[str, Any]) -> None:
         """Count a trained step and log its values (loss, rate, speed, ...)."""
@@ -103,9 +104,9 @@ class Run:
         with contract.atomic_path(path) as tmp:
             frame.to_parquet(tmp, index=False)
 
-    def checkpoint_if_due(self, every: int, steps_per_epoch: int) -> None:
+    def checkpoint_if_due(self, every: int) -> None:
         """At each epoch's end and every ``every`` steps, unless the run ends here or a score just saved it."""
-        at_epoch_end = self.position.batches_done == steps_per_epoch
+        at_epoch_end = self.position.batches_done == self.batches.steps_per_epoch
         due = every > 0 and self.step % every == 0
         saved = self.best.step == self.step
         if (at_epoch_end or due) and self.step < self.plan.total_steps and not saved:

@@ -34,7 +34,7 @@ from beeformer.train import checkpoint, distributed
 from beeformer.train.card import model_card
 from beeformer.train.passes import Attention, plan_passes, set_training_mode
 from beeformer.train.run import Run
-from beeformer.train.sampling import NegativeSampling, sample_items
+from beeformer.train.sampling import NegativeSampling, UserBatches, sample_items
 from beeformer.train.selection import StepPlan
 from beeformer.train.step import TokenizedCatalogue, graph_bytes, make_chunks, training_step
 from beeformer.train.validation import Validation
@@ -54,7 +54,7 @@ class TrainConfig:
     base_model: str = "sentence-transformers/all-mpnet-base-v2"
     epochs: int = 5
     max_steps: int | None = None  # stop early after this many steps (a budget), None = all epochs
-    batch_size: int = 1024  # users per step
+    batch_size: int | dict[str, int] = 1024  # users per step; a mapping source -> users: sources take turns
     items_per_step: int = 10_000  # m: touched items plus negatives
     chunk_size: int = 200  # texts per forward pass
     max_seq_length: int = 384
@@ -105,6 +105,9 @@ class TrainingData:
     X: sp.csr_matrix  # users x items, binary
     item_ids: np.ndarray
     texts: list[str]
+    sources: tuple[str, ...]  # dataset names, in the order given
+    user_ranges: tuple[range, ...]  # per source, its users (rows of X)
+    item_ranges: tuple[range, ...]  # per source, its items (columns of X)
 
     @classmethod
     def load(cls, sources: Sequence[tuple[str, str | os.PathLike[str], str | os.PathLike[str]]]) -> TrainingData:
@@ -133,7 +136,35 @@ class TrainingData:
         )
         X.sum_duplicates()
         X.data[:] = 1.0
-        return cls(X=X, item_ids=items["item_id"].to_numpy(), texts=items["text"].tolist())
+        names = tuple(name for name, _, _ in sources)
+        return cls(
+            X=X,
+            item_ids=items["item_id"].to_numpy(),
+            texts=items["text"].tolist(),
+            sources=names,
+            user_ranges=_ranges(users.categories, names),
+            item_ranges=_ranges(items["item_id"], names),
+        )
+
+    def batches(self, batch_size: int | dict[str, int]) -> UserBatches:
+        """Pooled steps of ``batch_size`` users, or (a mapping source -> users) each source's own, in turns."""
+        n_users, n_items = self.X.shape
+        if not isinstance(batch_size, dict):
+            return UserBatches((range(n_users),), (batch_size,), (range(n_items),))
+        if sorted(batch_size) != sorted(self.sources) or len(self.sources) < 2:
+            raise contract.ContractError(
+                f"train.batch_size: {batch_size} must give users per step for each source of this run, "
+                f"{list(self.sources)} (at least two), or be one number for all"
+            )
+        bad = {name: size for name, size in batch_size.items() if not isinstance(size, int) or size < 1}
+        if bad:
+            raise contract.ContractError(f"train.batch_size: {bad}: users per step must be positive integers")
+        order = sorted(range(len(self.sources)), key=lambda s: self.user_ranges[s].start)
+        return UserBatches(
+            tuple(self.user_ranges[s] for s in order),
+            tuple(batch_size[self.sources[s]] for s in order),
+            tuple(self.item_ranges[s] for s in order),
+        )
 
     def digest(self) -> str:
         """A hash of the interactions, ids and texts (a checkpoint resumes only on the same data)."""
@@ -143,6 +174,18 @@ class TrainingData:
         for value in (*self.item_ids, *self.texts):
             h.update(str(value).encode() + b"\0")
         return h.hexdigest()
+
+
+def _ranges(ids: Sequence[str], names: tuple[str, ...]) -> tuple[range, ...]:
+    """Each source's positions in ``ids`` (sorted, prefixed ``<source>:`` when there are several sources)."""
+    if len(names) == 1:
+        return (range(len(ids)),)
+    ids = pd.Series(np.asarray(ids, dtype=object))
+    ranges = []
+    for name in names:
+        where = np.flatnonzero(ids.str.startswith(name + ":").to_numpy())
+        ranges.append(range(int(where[0]), int(where[-1]) + 1) if len(where) else range(0))
+    return tuple(ranges)
 
 
 def train(
@@ -173,7 +216,8 @@ def train(
     # data, the step plan (checked before any model is loaded), the model and how its passes run
     data = TrainingData.load(sources)
     n_users, n_items = data.X.shape
-    steps_per_epoch = math.ceil(n_users / config.batch_size)
+    batches = data.batches(config.batch_size)
+    steps_per_epoch = batches.steps_per_epoch
     schedule_steps = steps_per_epoch * config.epochs
     if config.max_steps is not None:
         schedule_steps = min(schedule_steps, config.max_steps)
@@ -198,7 +242,7 @@ def train(
         }
     )
     metric = validation.metric if validation else ""
-    run = Run(Path(log_dir), key, plan, metric, model, optimizer, scheduler, rng, rank, n_users)
+    run = Run(Path(log_dir), key, plan, metric, model, optimizer, scheduler, rng, rank, batches)
     if rank.is_main:
         log.info(
             "training %s on %d users x %d items (%s): %d steps (%d epochs x %d, budget %s), m=%d, chunk=%d, "
@@ -235,8 +279,10 @@ def train(
         validate()
     while not run.finished():
         clock, cpu_clock = time.perf_counter(), time.process_time()
-        users = run.next_users(config.batch_size, steps_per_epoch)
-        batch = sample_items(data.X, users, config.items_per_step, rng, config.negatives)
+        users = run.next_users()
+        batch = sample_items(
+            data.X, users, config.items_per_step, rng, config.negatives, catalogue=batches.negatives_of(users)
+        )
         chunks = make_chunks(catalogue, batch.items, config.chunk_size, device, rank)
         graph = graph_bytes(model, chunks, autocast, passes.grad, config.dropout)
         single_pass = budget is not None and SINGLE_PASS_MARGIN * graph <= budget
@@ -272,7 +318,7 @@ def train(
         progress.set_postfix(loss=f"{loss_value:.5f}", items_s=f"{len(batch.items) / seconds:.0f}")
         if run.step in plan.eval_steps:
             validate()
-        run.checkpoint_if_due(config.checkpoint_every, steps_per_epoch)
+        run.checkpoint_if_due(config.checkpoint_every)
     progress.close()
 
     trained = run.trained_records()

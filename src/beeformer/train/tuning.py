@@ -4,7 +4,9 @@
    ``max_steps`` costs one run, scored at each listed step) is trained on the splits' ``train`` interactions and
    scored on their validation phases (content-based recall@20, :mod:`beeformer.train.validation`). The best
    (settings, step) wins: its model is the validation-phase model, and ``tuning.json`` records every point's
-   score and time, the choice, and which chosen settings lie on an edge of their list.
+   score and time, the choice, which chosen settings lie on an edge of their list, and whether the chosen run's
+   curve has **turned** after the chosen step (scored again, and never higher: early stopping by patience, or
+   later scores lower), i.e. whether the step count was chosen on the curve rather than where the list ends.
 2. **Test** (:func:`refit`): the chosen settings are trained once on ``train_full`` for the chosen number of
    steps, with the learning-rate schedule of the validation run; ``fit.json`` records what was used.
 
@@ -64,7 +66,7 @@ def tune(
     main = distributed.launched_as_main()
     points = grid(settings)
     runs: list[dict[str, Any]] = []
-    curves = []
+    curves: dict[str, pd.DataFrame] = {}  # run folder -> its curve
     for point in tqdm(points, desc="tuning beeFormer", unit="setting", disable=len(points) < 2):
         steps = point.get("max_steps")
         listed = steps if isinstance(steps, list) else []
@@ -82,7 +84,7 @@ def tune(
             summary["tuning_seconds"] = round(time.perf_counter() - started, 1)
             contract.write_json(summary, summary_path)
         curve = pd.read_csv(run_dir / "training_log.csv").assign(run=_label(point, points))
-        curves.append(curve)
+        curves[run_dir.name] = curve
         for _, row in curve.dropna(subset=[validation.metric]).iterrows():
             if row["step"] in summary["selectable_steps"]:
                 runs.append(
@@ -101,6 +103,8 @@ def tune(
     if not main:
         return {}
     chosen = max(runs, key=lambda r: r[validation.metric])  # the first of equals: the earliest step, first point
+    chosen_curve = curves[chosen["run"]]
+    after = chosen_curve.loc[chosen_curve["step"] > chosen["settings"]["max_steps"], validation.metric].dropna()
     result = {
         "method": "beeformer",
         "select_by": validation.metric,
@@ -108,12 +112,14 @@ def tune(
         "horizon": chosen["horizon"],
         "validation": {validation.metric: chosen[validation.metric]},
         "edges": edges(settings, chosen["settings"]),
+        "turned": bool(len(after)) and bool((after <= chosen[validation.metric]).all()),
+        "scores_after_chosen": [float(v) for v in after],
         "grid": [{k: v for k, v in r.items() if k != "horizon"} for r in runs],
         "fit": _fit_summary(sources, log_dir / chosen["run"] / "summary.json"),
     }
     with contract.atomic_dir(model_dir) as tmp:
         shutil.copytree(log_dir / chosen["run"] / "model", tmp, dirs_exist_ok=True)
-    write_log(pd.concat(curves, ignore_index=True), log_dir)
+    write_log(pd.concat(curves.values(), ignore_index=True), log_dir)
     contract.write_json(result, tuning_path)
     print(
         f"beeFormer: chose {chosen['settings']} ({validation.metric} {chosen[validation.metric]:.4f} on validation) "

@@ -3,8 +3,11 @@
 The phase's item texts (the users' histories and the candidates) are embedded in eval mode, L2-normalised
 (:mod:`beeformer.encoding`), and ranked by the paper's content-based scoring
 (:func:`beeformer.contract.ranking.content_based_predictions`); the score is a metric of the contract (recall@20
-by default) over the phase's targets. An encoder trained on several splits (goodlens) is scored on each, and the
-mean over them is what selects steps and settings. Each score comes with its per-user values, which the run keeps
+by default) over the phase's targets. An encoder trained on several splits (goodlens, a universal model) is
+scored on each, and the **geometric mean** over them is what selects steps and settings: splits differ in scale
+(an Amazon recall@20 of ~0.04 beside item splits' ~0.25), and under a plain mean the largest would decide, while
+the geometric mean ranks models by the mean of each split's log gain over any common reference (its step-0 score,
+say), so a 10 % gain counts the same on every split. Each score comes with its per-user values, which the run keeps
 (``validation_users.parquet``) so that two runs scored on the same phase can be compared user by user (paired).
 """
 
@@ -97,9 +100,9 @@ class Validation:
         ]
 
     def score(self, model: SentenceTransformer) -> tuple[dict[str, float], pd.DataFrame]:
-        """``{<metric>: mean over phases, <metric>/<phase>: each phase's, validation_seconds, validation_cpu_seconds}``
-        and the per-user values behind them (columns phase, user_id, <metric>); the caller puts the model back into
-        train mode."""
+        """``{<metric>: geometric mean over phases, <metric>/<phase>: each phase's, validation_seconds,
+        validation_cpu_seconds}`` and the per-user values behind them (columns phase, user_id, <metric>); the caller
+        puts the model back into train mode."""
         started, cpu_started = time.perf_counter(), time.process_time()
         scores, users = {}, []
         for phase in self.phases:
@@ -111,9 +114,17 @@ class Validation:
             scores[f"{self.metric}/{phase.name}"] = float(per_user.mean())
             users.append(pd.DataFrame({"phase": phase.name, "user_id": per_user.index, self.metric: per_user.values}))
         summary = {
-            self.metric: float(np.mean(list(scores.values()))),
+            self.metric: geometric_mean(list(scores.values())),
             **(scores if len(scores) > 1 else {}),
             "validation_seconds": time.perf_counter() - started,
             "validation_cpu_seconds": time.process_time() - cpu_started,
         }
         return summary, pd.concat(users, ignore_index=True)
+
+
+def geometric_mean(values: list[float]) -> float:
+    """The geometric mean of non-negative scores (0 where any is 0); one value is itself."""
+    values_array = np.asarray(values, dtype=np.float64)
+    if (values_array <= 0).any():
+        return 0.0
+    return float(np.exp(np.log(values_array).mean()))
