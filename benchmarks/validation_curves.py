@@ -196,7 +196,10 @@ def main() -> None:
         if not args.plot_only:
             run(args.mini, name, minutes[name], dropouts, args.threads, args.parallel, args.eval_every)
         plot(args.mini, name, dropouts)
-        if sorted(args.dropout or []) == ["off", "on"]:
+        kept = all(
+            list((args.mini / curve_folder(name, d)).glob("log/run-*/validation_users.parquet")) for d in ("off", "on")
+        )
+        if sorted(args.dropout or []) == ["off", "on"] and kept:  # curves run before per-user scores were kept: none
             paired(args.mini, name)
 
 

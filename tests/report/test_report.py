@@ -375,6 +375,10 @@ def test_a_versus_claim_is_a_paired_comparison_with_the_named_method_in_the_holm
         {"block": "GB10K", "method": "llama-shift", "versus": "llama-copy", "metric": "recall@20"},
         {"block": "GB10K", "method": "llama-other", "versus": "llama-shift", "metric": "ndcg@100"},
         {"block": "GB10K", "method": "llama-shift", "metric": "recall@20"},  # the reference, as before
+        # tests already counted: the first claim the other way round, and the table's own comparison with the
+        # reference (heater-nomic), named
+        {"block": "GB10K", "method": "llama-copy", "versus": "llama-shift", "metric": "recall@20"},
+        {"block": "GB10K", "method": "llama-shift", "versus": "heater-nomic", "metric": "ndcg@100"},
     ]
     out = outputs(tmp_path)
     frame = render_table({**spec, "claims": claims}, **out)
@@ -400,7 +404,14 @@ def test_a_versus_claim_is_a_paired_comparison_with_the_named_method_in_the_holm
     line = next(line for line in markdown.splitlines() if "llama-other beats llama-shift on ndcg@100" in line)
     assert line.startswith(f"- The paper's claim: llama-other beats llama-shift on ndcg@100 in GB10K: {verdict}, ")
     assert f"{diff:+.4f} (interval " in line and line.endswith(expected_p)
-    assert "Holm over the table's 17 comparisons, 2 of them the claims below" in markdown
+    assert "Holm over the table's 17 comparisons, 2 of them the claims below" in markdown  # each test once
+    assert "llama-copy beats llama-shift on recall@20 in GB10K: no, -0.0625 (interval -0.0625 to -0.0625)" in markdown
+    named = next(line for line in markdown.splitlines() if "llama-shift beats heater-nomic on ndcg@100" in line)
+    table_row = record(frame, "llama-shift", "ndcg@100")
+    assert named.endswith(
+        f"yes, {table_row['diff']:+.4f} (interval {table_row['ci_low']:+.4f} to {table_row['ci_high']:+.4f}), "
+        "p_holm < 0.001"
+    )
     # the table's own p-values are adjusted in the larger family too
     tested = frame.dropna(subset=["p"])
     assert (tested["p_holm"] >= render_table(spec).dropna(subset=["p"])["p_holm"].to_numpy() - 1e-15).all()

@@ -97,14 +97,17 @@ def three_sources(tmp_path, users: dict[str, int]) -> TrainingData:
     """Sources named as given (listed in another order than their ids sort), each with ``users[name]`` users
     who touch 2 of its 6 items."""
     rng = np.random.default_rng(0)
-    sources = []
     for name, n in users.items():
         rows = [(f"u{u}", f"i{i}") for u in range(n) for i in rng.choice(6, size=2, replace=False)]
         contract.write_table(pd.DataFrame(rows, columns=["user_id", "item_id"]), tmp_path / f"{name}_train.parquet")
         items = pd.DataFrame({"item_id": [f"i{i}" for i in range(6)], "text": [f"{name} {i}" for i in range(6)]})
         contract.write_table(items, tmp_path / f"{name}_items.parquet")
-        sources.append((name, tmp_path / f"{name}_train.parquet", tmp_path / f"{name}_items.parquet"))
-    return TrainingData.load(sources)
+    return TrainingData.load(three_sources_of(tmp_path, tuple(users)))
+
+
+def three_sources_of(tmp_path, names: tuple[str, ...]) -> list[tuple[str, object, object]]:
+    """The (name, train, items) files that ``three_sources`` wrote."""
+    return [(n, tmp_path / f"{n}_train.parquet", tmp_path / f"{n}_items.parquet") for n in names]
 
 
 def test_sources_taking_turns_cut_each_epoch_into_single_source_batches_of_their_own_size(tmp_path):
@@ -146,6 +149,13 @@ def test_sources_taking_turns_cut_each_epoch_into_single_source_batches_of_their
 
 def test_a_batch_size_per_source_must_name_every_source(tmp_path):
     data = three_sources(tmp_path, {"a": 5, "b": 5})
+    no_texts = tmp_path / "c_items.parquet"
+    contract.write_table(pd.DataFrame({"item_id": ["other"], "text": ["t"]}), no_texts)
+    with_empty = TrainingData.load(
+        [*three_sources_of(tmp_path, ("a", "b")), ("c", tmp_path / "a_train.parquet", no_texts)]
+    )
+    with pytest.raises(contract.ContractError, match=r"\['c'\] have no training interactions with item texts"):
+        with_empty.batches({"a": 4, "b": 4, "c": 4})
     for bad, message in (
         ({"a": 4}, r"must give users per step for each source of this run, \['a', 'b'\]"),
         ({"a": 4, "b": 4, "c": 1}, "must give users per step for each source"),

@@ -102,7 +102,7 @@ def error(value: float) -> str:
     return "<0.0001" if 0 < value < 0.00005 else f"{value:.4f}"
 
 
-def build_layout(table: TableSpec, frame: pd.DataFrame, versus: pd.DataFrame | None = None) -> Layout:
+def build_layout(table: TableSpec, frame: pd.DataFrame, versus: pd.DataFrame) -> Layout:
     """The layout of the long results ``frame`` of ``table`` and the comparisons of its ``versus`` claims."""
     frame = frame.assign(
         best=_is_max(frame, ["block", "metric"]),
@@ -128,7 +128,7 @@ def build_layout(table: TableSpec, frame: pd.DataFrame, versus: pd.DataFrame | N
                 cells=tuple(_cell(str(method), record) for _, record in rows.set_index("metric").iterrows()),
             )
         )
-    claim_tests = 0 if versus is None else len(versus)
+    claim_tests = int(versus["own_test"].sum())
     tests = int(frame["p"].notna().sum()) + claim_tests
     return Layout(
         name=table.name,
@@ -145,7 +145,7 @@ def build_layout(table: TableSpec, frame: pd.DataFrame, versus: pd.DataFrame | N
             "The paper's claim: "
             + str(
                 claim_holds(frame, c.block, c.method, c.metric)
-                if c.versus is None or versus is None
+                if c.versus is None
                 else claim_versus(versus, c.block, c.method, c.versus, c.metric)
             )
             for c in table.claims

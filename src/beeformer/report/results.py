@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,16 +87,24 @@ class Results:
     """The long table and the comparisons that ``versus`` claims name, Holm-adjusted as one family."""
 
     frame: pd.DataFrame  # COLUMNS: one record per block, row and metric, in the spec's order
-    versus: pd.DataFrame  # VERSUS_COLUMNS plus ``significant``: one record per distinct versus claim
+    versus: pd.DataFrame  # VERSUS_COLUMNS, own_test, significant: one record per distinct versus claim
 
 
 def table_results(table: TableSpec) -> Results:
     """Read every block once and compute its comparisons (see the module docstring)."""
     data = {block.label: load_block(table, block) for block in table.blocks}
     frame = pd.concat([_block_frame(table, block, data[block.label]) for block in table.blocks], ignore_index=True)
-    versus = _versus_frame(table, data)
-    adjusted = holm(np.concatenate([frame["p"].to_numpy(), versus["p"].to_numpy()]))
-    frame["p_holm"], versus["p_holm"] = adjusted[: len(frame)], adjusted[len(frame) :]
+    versus, repeats = _versus_frame(table, frame, data)
+    own = np.array([r is None for r in repeats], dtype=bool)
+    versus["own_test"] = own  # False: the table or an earlier claim already tests the pair
+    adjusted = holm(np.concatenate([frame["p"].to_numpy(), versus.loc[own, "p"].to_numpy(dtype=np.float64)]))
+    frame["p_holm"] = adjusted[: len(frame)]
+    versus["p_holm"] = np.nan
+    versus.loc[own, "p_holm"] = adjusted[len(frame) :]
+    for i, repeated in enumerate(repeats):  # a repeated test keeps the adjusted p of the one it repeats
+        if repeated is not None:
+            kind, j = repeated
+            versus.loc[i, "p_holm"] = (frame if kind == "table" else versus).loc[j, "p_holm"]
     for part in (frame, versus):
         part["significant"] = pd.array(
             np.where(part["p_holm"].isna(), None, part["p_holm"] < table.alpha), dtype="boolean"
@@ -105,24 +114,57 @@ def table_results(table: TableSpec) -> Results:
     return Results(frame=frame[list(COLUMNS)], versus=versus)
 
 
-def _versus_frame(table: TableSpec, data: dict[str, BlockValues]) -> pd.DataFrame:
-    """Each distinct ``versus`` claim's paired comparison (p not yet adjusted)."""
-    records = []
+def _versus_frame(
+    table: TableSpec, frame: pd.DataFrame, data: dict[str, BlockValues]
+) -> tuple[pd.DataFrame, list[tuple[str, int] | None]]:
+    """Each distinct ``versus`` claim's paired comparison (p not yet adjusted), and per claim the test it repeats:
+    ``("table", row)`` where the table already compares the pair (the method against its reference, or the other
+    way round), ``("claim", i)`` where an earlier claim does (the other way round), None for a test of its own.
+    A test is counted once in the Holm family; the other way round its difference and interval change sign."""
+    records: list[tuple[Any, ...]] = []
+    repeats: list[tuple[str, int] | None] = []
+    own: dict[tuple[str, frozenset[str], str], int] = {}  # (block, pair, metric) -> the claim that tests it
+    statistics = ["diff", "diff_se", "ci_low", "ci_high", "p"]
     for block, method, versus, metric in dict.fromkeys(
         (c.block, c.method, c.versus, c.metric) for c in table.claims if c.versus is not None
     ):
-        methods = [row.method for spec in table.blocks if spec.label == block for row in spec.rows]
-        values = data[block].values[metric]
-        paired = paired_differences(
-            values[:, [methods.index(method)]],
-            values[:, [methods.index(versus)]],
-            table.n_bootstrap,
-            table.seed,
-            table.confidence,
-        )
-        statistics = (paired.diff, paired.se, paired.ci_low, paired.ci_high, paired.p)
-        records.append((block, method, versus, metric, *(float(x[0]) for x in statistics)))
-    return pd.DataFrame.from_records(records, columns=list(VERSUS_COLUMNS[:-1]))
+        pair = (block, frozenset((method, versus)), metric)
+        in_table = frame[
+            (frame["block"] == block)
+            & (frame["metric"] == metric)
+            & (frame["method"].isin([method, versus]))
+            & (frame["reference"].isin([method, versus]))
+            & (frame["method"] != frame["reference"])
+        ]
+        if len(in_table):
+            row = in_table.iloc[0]
+            values, sign, repeated = (
+                tuple(row[statistics]),
+                1 if row["method"] == method else -1,
+                ("table", in_table.index[0]),
+            )
+        elif pair in own:
+            earlier = records[own[pair]]
+            values, sign, repeated = earlier[4:], -1, ("claim", own[pair])
+        else:
+            methods = [row.method for spec in table.blocks if spec.label == block for row in spec.rows]
+            scores = data[block].values[metric]
+            paired = paired_differences(
+                scores[:, [methods.index(method)]],
+                scores[:, [methods.index(versus)]],
+                table.n_bootstrap,
+                table.seed,
+                table.confidence,
+            )
+            values = tuple(float(x[0]) for x in (paired.diff, paired.se, paired.ci_low, paired.ci_high, paired.p))
+            sign, repeated = 1, None
+            own[pair] = len(records)
+        diff, se, low, high, p = values
+        if sign < 0:
+            diff, low, high = -diff, -high, -low
+        records.append((block, method, versus, metric, float(diff), float(se), float(low), float(high), float(p)))
+        repeats.append(repeated)
+    return pd.DataFrame.from_records(records, columns=list(VERSUS_COLUMNS[:-1])), repeats
 
 
 def load_block(table: TableSpec, block: BlockSpec) -> BlockValues:

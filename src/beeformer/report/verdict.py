@@ -55,7 +55,7 @@ def claim_versus(versus: pd.DataFrame, block: str, method: str, against: str, me
 
 def _answer(subject: str, record: pd.Series) -> Claim:
     """Yes only for a positive difference that is significant after Holm's correction; the evidence either way."""
-    holds = bool(record["diff"] > 0 and record["significant"])
+    holds = bool(record["diff"] > 0) and not pd.isna(record["significant"]) and bool(record["significant"])
     if holds:
         verdict = "yes"
     elif record["diff"] > 0:

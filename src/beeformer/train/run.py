@@ -95,11 +95,12 @@ class Run:
                 self._record_users(per_user)
 
     def _record_users(self, per_user: pd.DataFrame) -> None:
-        """This step's per-user scores, replacing any from an earlier try at the same step (a resumed run)."""
+        """This step's per-user scores after those of the earlier steps; scores from this step on are an earlier
+        try's (a resumed run, or a run started afresh in the same folder) and are dropped."""
         path = self.log_dir / "validation_users.parquet"
         earlier = pd.read_parquet(path) if path.exists() else None
         if earlier is not None:
-            earlier = earlier[earlier["step"] != self.step]
+            earlier = earlier[earlier["step"] < self.step]
         frame = pd.concat([earlier, per_user.assign(step=self.step)], ignore_index=True)
         with contract.atomic_path(path) as tmp:
             frame.to_parquet(tmp, index=False)

@@ -159,6 +159,12 @@ class TrainingData:
         bad = {name: size for name, size in batch_size.items() if not isinstance(size, int) or size < 1}
         if bad:
             raise contract.ContractError(f"train.batch_size: {bad}: users per step must be positive integers")
+        empty = [name for name, users in zip(self.sources, self.user_ranges, strict=True) if not len(users)]
+        if empty:
+            raise contract.ContractError(
+                f"train: {empty} have no training interactions with item texts, so they cannot take turns; "
+                "drop them from train_on"
+            )
         order = sorted(range(len(self.sources)), key=lambda s: self.user_ranges[s].start)
         return UserBatches(
             tuple(self.user_ranges[s] for s in order),

@@ -96,6 +96,7 @@ class Validation:
         return [
             self.metric,
             self.k,
+            "geometric mean" if len(self.phases) > 1 else "one phase",
             *[(p.name, len(p.user_ids), len(p.candidate_ids), len(p.targets), len(p.texts)) for p in self.phases],
         ]
 
@@ -125,6 +126,8 @@ class Validation:
 def geometric_mean(values: list[float]) -> float:
     """The geometric mean of non-negative scores (0 where any is 0); one value is itself."""
     values_array = np.asarray(values, dtype=np.float64)
+    if len(values_array) == 1:
+        return float(values_array[0])  # exp(log(x)) may differ from x in the last bit
     if (values_array <= 0).any():
         return 0.0
     return float(np.exp(np.log(values_array).mean()))
