@@ -122,7 +122,11 @@ def paired(mini: Path, name: str) -> None:
         users[setting] = pd.read_parquet(log_dir / "validation_users.parquet").set_index(["step", "phase", "user_id"])
 
     def difference(step_off: int, step_on: int) -> str:
-        both = users["off"].loc[step_off].join(users["on"].loc[step_on], lsuffix="_off", rsuffix="_on", how="inner")
+        both = (
+            users["off"]
+            .loc[step_off]
+            .merge(users["on"].loc[step_on], left_index=True, right_index=True, suffixes=("_off", "_on"))
+        )
         d = both[f"{METRIC}_off"] - both[f"{METRIC}_on"]
         return f"{d.mean():+.4f} ± {d.std(ddof=1) / len(d) ** 0.5:.4f} ({len(d)} users)"
 

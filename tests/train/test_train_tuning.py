@@ -105,15 +105,20 @@ def recall_by_hand(model_dir: Path, folder: Path) -> float:
     return float(np.mean(recalls))
 
 
-def test_eval_every_writes_the_validation_curve_and_steps_are_chosen_on_it(tiny_model_dir, shop_split, tmp_path):
-    result = tune(
-        settings(tiny_model_dir, max_steps=[2, 4], eval_every=1),
-        sources(shop_split),
-        validation(shop_split),
-        tmp_path / "model",
-        tmp_path / "log",
-        tmp_path / "tuning.json",
+def tune_at_steps_2_and_4(model_dir: Path, folder: Path, out: Path) -> dict:
+    """Tuning of the steps 2 and 4, scored at every step, into ``out``."""
+    return tune(
+        settings(model_dir, max_steps=[2, 4], eval_every=1),
+        sources(folder),
+        validation(folder),
+        out / "model",
+        out / "log",
+        out / "tuning.json",
     )
+
+
+def test_eval_every_writes_the_validation_curve_and_steps_are_chosen_on_it(tiny_model_dir, shop_split, tmp_path):
+    result = tune_at_steps_2_and_4(tiny_model_dir, shop_split, tmp_path)
     curve = pd.read_csv(tmp_path / "log" / "training_log.csv")
     scored = curve.dropna(subset=[METRIC])
     assert scored[METRIC].nunique() > 2  # the metric tells the steps apart
@@ -204,14 +209,7 @@ def test_tuning_says_whether_the_chosen_step_sits_where_the_curve_turned(
         return {METRIC: next(scores), "validation_seconds": 0.0}, None
 
     monkeypatch.setattr(Validation, "score", fake_score)
-    result = tune(
-        settings(tiny_model_dir, max_steps=[2, 4], eval_every=1),
-        sources(shop_split),
-        validation(shop_split),
-        tmp_path / "model",
-        tmp_path / "log",
-        tmp_path / "tuning.json",
-    )
+    result = tune_at_steps_2_and_4(tiny_model_dir, shop_split, tmp_path)
     assert result["chosen"]["max_steps"] == chosen
     assert result["turned"] is turned
     assert result["scores_after_chosen"] == curve[chosen + 1 :]

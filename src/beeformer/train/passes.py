@@ -1,8 +1,9 @@
 """How each pass of a training step runs: dropout on or off, and which attention implementation.
 
 ``dropout: true`` trains in training mode, as the authors' code does: every hidden state and attention
-probability gets a random mask, drawn on the device for each forward. ``false`` trains in eval mode (no masks,
-no random numbers): on a CPU the masks cost more than the matrix products they sit between (docs/benchmarks.md).
+probability gets a random mask, drawn on the device for each forward. ``false`` (the default, chosen on
+validation: docs/method.md) trains in eval mode (no masks, no random numbers): on a CPU the masks cost more than
+the matrix products they sit between (docs/benchmarks.md).
 
 ``attention`` picks the implementation of transformers' attention interface for the step's two kinds of pass:
 the no-grad pass (b), which also serves validation and encoding, and the passes that keep an autograd graph

@@ -65,7 +65,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     negatives: NegativeSampling = "official"
     prediction_relu: bool = True
-    dropout: bool = True  # train in training mode (the model's dropout); false: eval mode (train/passes.py)
+    dropout: bool = False  # eval mode (no dropout; chosen on validation, docs/method.md); true: training mode
     attention: Attention = "auto"  # attention implementation per pass: auto, sdpa, eager (train/passes.py)
     replay_dropout: bool = True
     precision: Precision = "auto"  # auto: bf16 autocast where the GPU or CPU has bf16 units
