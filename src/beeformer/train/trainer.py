@@ -49,7 +49,8 @@ AUTO_BUDGET_SHARE = 0.4
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyperparameters of one beeFormer run (defaults: the authors' README, see config/paper.yaml)."""
+    """Hyperparameters of one beeFormer run (defaults: the authors' README, see config/paper.yaml, except
+    ``dropout``, off: chosen on validation, docs/method.md)."""
 
     base_model: str = "sentence-transformers/all-mpnet-base-v2"
     epochs: int = 5
