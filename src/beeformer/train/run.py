@@ -78,7 +78,7 @@ class Run:
         self.position.batches_done += 1
         self.records.append({"step": self.position.step, "epoch": self.position.epoch, **values})
 
-    def record_scores(self, scores: dict[str, float], per_user: pd.DataFrame | None = None) -> None:
+    def record_scores(self, scores: dict[str, float], per_user: pd.DataFrame | None) -> None:
         """Add validation scores to this step's record (step 0: a record of their own) and their per-user values to
         ``validation_users.parquet``; keep the model if it is the best selectable one so far, the checkpoint first
         (it must always know the best step)."""
