@@ -534,3 +534,23 @@ def test_notes_say_how_rows_were_fitted_and_which_choices_sit_on_a_grid_edge(
     markdown = capsys.readouterr().out
     assert "every fitted row (baselines and beeFormer) had its settings chosen on the validation phase" in markdown
     assert "Chosen on an edge" not in markdown
+
+
+def test_notes_say_where_each_beeformer_curve_chose_its_steps(
+    spec: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = spec["blocks"][0]["groups"][0]["rows"][:2]
+    for row, (steps, turned) in zip(rows, ((48, True), (96, False)), strict=True):
+        tuning = tmp_path / f"{row['method']}.json"
+        contract.write_json({"chosen": {"max_steps": steps}, "edges": {}, "turned": turned}, tuning)
+        row.update(fit="train", tuning=str(tuning))
+    render_table(spec)
+    markdown = capsys.readouterr().out
+    labels = [row.get("label", row["method"]) for row in rows]
+    assert f": {labels[0]}: 48 (turned); {labels[1]}: 96 (not turned)." in markdown
+    heater = tmp_path / "heater.json"  # a baseline's tuning.json has no curve: no note
+    contract.write_json({"chosen": {"epochs": 5}, "edges": {}}, heater)
+    for row in rows:
+        row.update(tuning=str(heater))
+    render_table(spec)
+    assert "Training steps chosen" not in capsys.readouterr().out

@@ -237,17 +237,29 @@ def _fit_notes(frame: pd.DataFrame) -> list[str]:
             )
     edged = rows[rows["edges"].notna()]
     if not edged.empty:
-        several_blocks = rows["block"].nunique() > 1
-        names = [
-            " / ".join(part for part in (block if several_blocks else "", group, label) if part)
-            for block, group, label in zip(edged["block"], edged["group"], edged["label"], strict=True)
-        ]
         notes.append(
             "Chosen on an edge of its grid (a wider grid might do better): "
-            + "; ".join(f"{name}: {edges}" for name, edges in zip(names, edged["edges"], strict=True))
+            + "; ".join(f"{name}: {edges}" for name, edges in zip(_row_names(rows, edged), edged["edges"], strict=True))
+            + "."
+        )
+    stepped = rows[rows["steps"].notna()].drop_duplicates("method")
+    if not stepped.empty:
+        notes.append(
+            "Training steps chosen on the validation curve (turned: scored again later, never higher; not turned: "
+            "the best score was the last, where the budget ended): "
+            + "; ".join(f"{label}: {steps}" for label, steps in zip(stepped["label"], stepped["steps"], strict=True))
             + "."
         )
     return notes
+
+
+def _row_names(rows: pd.DataFrame, chosen: pd.DataFrame) -> list[str]:
+    """Each chosen row named by its block (where the table has several), group and label."""
+    several_blocks = rows["block"].nunique() > 1
+    return [
+        " / ".join(part for part in (block if several_blocks else "", group, label) if part)
+        for block, group, label in zip(chosen["block"], chosen["group"], chosen["label"], strict=True)
+    ]
 
 
 def _labels_by(rows: pd.DataFrame, column: str) -> pd.Series:

@@ -11,8 +11,9 @@ whole table are Holm-adjusted (:func:`.stats.holm`); ``significant`` is ``p_holm
 with ``versus`` adds its own comparison (the method against the named one, :data:`VERSUS_COLUMNS`) to the same
 family of tests.
 
-A row's ``fit`` (what it was fitted on) and ``edges`` (settings its ``tuning.json`` chose on an edge of their
-list) are carried into the notes under the table.
+A row's ``fit`` (what it was fitted on), ``edges`` (settings its ``tuning.json`` chose on an edge of their
+list) and, for a beeFormer model, ``steps`` (the step count chosen on its validation curve, and whether the curve
+had turned there) are carried into the notes under the table.
 
 Published values are compared with ours: ``agreement`` is ``within_2se`` when ``|ours - paper| <= 2 se``, else
 ``within_10pct`` when it is within 10 % of the paper's value, else ``worse`` or ``better``.
@@ -56,6 +57,7 @@ COLUMNS = (
     "fit",
     "tuned",
     "edges",
+    "steps",
 )
 VERSUS_COLUMNS = ("block", "method", "versus", "metric", "diff", "diff_se", "ci_low", "ci_high", "p", "p_holm")
 AGREEMENT = ("within_2se", "within_10pct", "worse", "better")
@@ -224,6 +226,16 @@ def grid_edges(row: RowSpec) -> str | None:
     return ", ".join(f"{key} {where}" for key, where in edges.items()) or None
 
 
+def chosen_steps(row: RowSpec) -> str | None:
+    """A beeFormer model's step count chosen on its validation curve, e.g. ``48 (turned)``; None for other rows."""
+    if row.tuning is None:
+        return None
+    tuning = contract.read_json(row.tuning)
+    if "turned" not in tuning:
+        return None
+    return f"{tuning['chosen'].get('max_steps')} ({'turned' if tuning['turned'] else 'not turned'})"
+
+
 def reference_index(block: BlockSpec, means: np.ndarray) -> int | None:
     """Position of the block's reference for one metric (``means`` per row): named, or the best baseline."""
     rows = block.rows
@@ -258,6 +270,7 @@ def _block_frame(table: TableSpec, block: BlockSpec, data: BlockValues) -> pd.Da
             "fit": row.fit,
             "tuned": row.tuning is not None,
             "edges": grid_edges(row),
+            "steps": chosen_steps(row),
         }
         for i, row in enumerate(rows)
         for metric in table.metrics
