@@ -151,8 +151,11 @@ class Run:
 def write_log(records: pd.DataFrame, log_dir: Path, plot: bool = True) -> None:
     """The per-step CSV log and its plot: the loss, and beside it the validation curve where there is one.
 
-    A ``run`` column (a grid of runs, :mod:`beeformer.train.tuning`) draws one line per run. While training, the
-    CSV alone is rewritten at each score and checkpoint, so a long run can be watched.
+    A model scored on several validation phases (one per training split) gets a third panel: each phase's score
+    relative to its first, and the geometric mean that selects steps (:mod:`beeformer.train.validation`), so
+    that splits of different scale share one axis. A ``run`` column (a grid of runs,
+    :mod:`beeformer.train.tuning`) draws one line per run. While training, the CSV alone is rewritten at each
+    score and checkpoint, so a long run can be watched.
     """
     with contract.atomic_path(log_dir / "training_log.csv") as tmp:
         records.to_csv(tmp, index=False)
@@ -164,7 +167,9 @@ def write_log(records: pd.DataFrame, log_dir: Path, plot: bool = True) -> None:
     import matplotlib.pyplot as plt
 
     metrics = [c for c in records.columns if c.startswith(("recall@", "ndcg@")) and "/" not in c]
-    fig, axes = plt.subplots(1, 2 if metrics else 1, figsize=(11 if metrics else 6, 3.5), squeeze=False)
+    phases = [c for c in records.columns if metrics and c.startswith(f"{metrics[0]}/")]
+    panels = 1 + bool(metrics) + bool(phases)
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 3.5), squeeze=False)
     runs = records.groupby("run", sort=False) if "run" in records else [(None, records)]
     for run, frame in runs:
         label = None if run is None else str(run)
@@ -174,14 +179,38 @@ def write_log(records: pd.DataFrame, log_dir: Path, plot: bool = True) -> None:
         for metric in metrics:
             scored = frame.dropna(subset=[metric])
             axes[0, 1].plot(scored["step"], scored[metric], marker="o", ms=3, lw=1, label=label)
+        if phases:
+            _plot_relative(axes[0, 2], frame, [metrics[0], *phases], label)
     axes[0, 0].set(xlabel="step", ylabel="ELSA loss (NMSE)", title="beeFormer training loss")
     if metrics:
         axes[0, 1].set(xlabel="step", ylabel=f"validation {metrics[0]}", title="validation phase (content-based)")
-    for ax in axes[0]:
+    if phases:
+        axes[0, 2].set(xlabel="step", ylabel=f"{metrics[0]} / its first score", title="each validation phase")
+        axes[0, 2].legend(fontsize=7)
+    for ax in axes[0, :2]:
         ax.grid(alpha=0.3)
         if "run" in records and records["run"].nunique() > 1:
             ax.legend(fontsize=7)
+    if phases:
+        axes[0, 2].grid(alpha=0.3)
     fig.tight_layout()
     with contract.atomic_path(log_dir / "loss.png") as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
+
+
+def _plot_relative(ax: Any, frame: pd.DataFrame, columns: list[str], run: str | None) -> None:
+    """Each column's scores relative to its first: the selecting mean (dashed) and each phase's."""
+    for column in columns:
+        scored = frame.dropna(subset=[column])
+        name = column.split("/", 1)[1] if "/" in column else "geometric mean"
+        style = {} if "/" in column else {"color": "black", "ls": "--"}
+        ax.plot(
+            scored["step"],
+            scored[column] / scored[column].iloc[0],
+            marker="o",
+            ms=3,
+            lw=1,
+            label=name if run is None else f"{name}, {run}",
+            **style,
+        )

@@ -1,0 +1,43 @@
+"""The training log's plot: a model scored on several validation phases shows each phase beside the mean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from beeformer.train import run
+
+
+def curve(phases: bool) -> pd.DataFrame:
+    steps = np.arange(0, 9)
+    records = pd.DataFrame({"step": steps, "loss": 1.0 / (1 + steps)})
+    scored = steps % 4 == 0  # scored at steps 0, 4, 8
+    books, shop = np.array([0.20, 0.25, 0.24]), np.array([0.040, 0.041, 0.046])
+    records.loc[scored, "recall@20"] = np.sqrt(books * shop) if phases else books
+    if phases:
+        records.loc[scored, "recall@20/books"] = books
+        records.loc[scored, "recall@20/shop"] = shop
+    return records
+
+
+def test_several_phases_get_a_panel_of_scores_relative_to_their_first(tmp_path: Path) -> None:
+    for phases, panels in ((False, 2), (True, 3)):
+        run.write_log(curve(phases), tmp_path)
+        with Image.open(tmp_path / "loss.png") as image:  # 5.5 inches a panel at 120 dpi
+            assert image.width == round(panels * 5.5 * 120)
+    fig, ax = plt.subplots()
+    records = curve(True)
+    run._plot_relative(ax, records, ["recall@20", "recall@20/books", "recall@20/shop"], None)
+    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    plt.close(fig)
+    assert list(lines) == ["geometric mean", "books", "shop"]
+    np.testing.assert_allclose(lines["books"], [1.0, 1.25, 1.2])
+    np.testing.assert_allclose(lines["shop"], [1.0, 1.025, 1.15])
+    np.testing.assert_allclose(lines["geometric mean"], np.sqrt(np.array([1.0, 1.25, 1.2]) * [1.0, 1.025, 1.15]))
