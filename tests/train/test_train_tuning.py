@@ -16,7 +16,7 @@ from sentence_transformers import SentenceTransformer
 from beeformer import contract
 from beeformer.data.synthetic import SyntheticConfig, generate
 from beeformer.split import SplitConfig, split
-from beeformer.train import tuning
+from beeformer.train import trainer, tuning
 from beeformer.train.trainer import TrainConfig, train
 from beeformer.train.tuning import refit, tune
 from beeformer.train.validation import Validation, ValidationPhase
@@ -347,6 +347,41 @@ def test_a_crash_right_after_a_new_best_resumes_to_the_same_model(tiny_model_dir
     monkeypatch.setattr(selection.Best, "save", real_save)
     assert run("resumed", [0.05, 0.05])["chosen_step"] == 2
     assert same_weights(tmp_path / "straight", tmp_path / "resumed")
+
+
+def test_every_score_is_a_checkpoint_even_without_gain(tiny_model_dir, shop_split, tmp_path, monkeypatch):
+    """checkpoint_every 0 (epoch ends only): the run dies while training step 3, after step 2's score without
+    gain; it resumes from step 2, scoring only steps 3 and 4 again, to the same model as a straight run."""
+
+    def scripted(self, model):
+        return {METRIC: float(self.calls.pop(0)), "validation_seconds": 0.0}, None
+
+    monkeypatch.setattr(Validation, "score", scripted)
+    config = TrainConfig(**settings(tiny_model_dir, max_steps=4, eval_every=1, patience=9, checkpoint_every=0))
+
+    def run(out: str, scores: list[float]) -> dict:
+        phases = validation(shop_split)
+        object.__setattr__(phases, "calls", scores)
+        return train(config, sources(shop_split), tmp_path / out, tmp_path / f"log_{out}", validation=phases)
+
+    assert run("straight", [0.2, 0.3, 0.1, 0.1, 0.1])["chosen_step"] == 1
+    real_step, calls = trainer.training_step, {"n": 0}
+
+    def crash_in_step_3(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("simulated crash")
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "training_step", crash_in_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        run("resumed", [0.2, 0.3, 0.1])
+    monkeypatch.setattr(trainer, "training_step", real_step)
+    assert run("resumed", [0.1, 0.1])["chosen_step"] == 1  # steps 3 and 4 only: it resumed at step 2
+    assert same_weights(tmp_path / "straight", tmp_path / "resumed")
+    straight = (tmp_path / "log_straight" / "training_log.csv").read_text().splitlines()
+    resumed = (tmp_path / "log_resumed" / "training_log.csv").read_text().splitlines()
+    assert [r.split(",")[:3] for r in straight] == [r.split(",")[:3] for r in resumed]
 
 
 @pytest.mark.parametrize(

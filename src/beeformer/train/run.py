@@ -80,14 +80,17 @@ class Run:
 
     def record_scores(self, scores: dict[str, float], per_user: pd.DataFrame | None) -> None:
         """Add validation scores to this step's record (step 0: a record of their own) and their per-user values to
-        ``validation_users.parquet``; keep the model if it is the best selectable one so far, the checkpoint first
-        (it must always know the best step)."""
+        ``validation_users.parquet``; keep the model if it is the best selectable one so far. Every score of a run
+        that goes on is also a checkpoint (before the best copy: it must always know the best step), so that an
+        interruption loses at most ``eval_every`` steps."""
         if self.records and self.records[-1]["step"] == self.step:
             self.records[-1].update(scores)
         else:
             self.records.append({"step": self.step, "epoch": self.position.epoch, **scores})
-        if self.best.update(self.records[-1]):
+        improved = self.best.update(self.records[-1])
+        if improved or not self.finished():
             self._save_checkpoint()
+        if improved:
             self.best.save(self.model, self.rank)
         if self.rank.is_main:
             write_log(pd.DataFrame.from_records(self.records), self.log_dir, plot=False)
@@ -109,7 +112,7 @@ class Run:
         """At each epoch's end and every ``every`` steps, unless the run ends here or a score just saved it."""
         at_epoch_end = self.position.batches_done == self.batches.steps_per_epoch
         due = every > 0 and self.step % every == 0
-        saved = self.best.step == self.step
+        saved = self.step in self.plan.eval_steps
         if (at_epoch_end or due) and self.step < self.plan.total_steps and not saved:
             self._save_checkpoint()
             if self.rank.is_main:
