@@ -6,9 +6,10 @@ Reads a run folder (Snakemake's ``--directory``) as it stands, finished or not:
 
 1. every job's benchmark file (``results/benchmarks/<stage>/<job>.tsv``: wall seconds, CPU seconds, peak RSS),
    per stage and then job by job, longest first;
-2. per beeFormer model, its validation run (``results/training/<encoder>/validation``): the step count chosen,
-   its score, whether the curve had turned there and the scores after it (``tuning.json``), or, for a run still
-   going, its last step and best score so far (``training_log.csv``), with its training and validation CPU time.
+2. per beeFormer validation run (``results/training/<encoder>/validation/run-*``, one per grid point): the step
+   count chosen, its score, whether the curve had turned there and the scores after it (``tuning.json``), or, for
+   a run still going, the best step so far and the last step its log has written (``training_log.csv``, rewritten
+   at each score and checkpoint), with its training and validation CPU time.
 
 Wall seconds include whatever else ran on the machine; CPU seconds count this job's threads only.
 """
@@ -40,25 +41,24 @@ def job_table(run: Path) -> pd.DataFrame:
 
 
 def training_table(run: Path) -> pd.DataFrame:
-    """One row per beeFormer validation run: chosen (or so far) step, score, turned, later scores, CPU time."""
+    """One row per beeFormer validation run (a grid point's folder): chosen (or best so far) step, score, turned,
+    later scores, training and validation CPU seconds."""
     rows = []
-    for folder in sorted((run / "results" / "training").glob("*/validation")):
-        logs = sorted(folder.glob("run-*/training_log.csv"))
-        if not logs:
-            continue
-        curve = pd.concat([pd.read_csv(path) for path in logs], ignore_index=True)
+    for log in sorted((run / "results" / "training").glob("*/validation/run-*/training_log.csv")):
+        folder, curve = log.parents[1], pd.read_csv(log)
         metric = next((c for c in curve.columns if c.startswith("recall@") and "/" not in c), None)
         scored = curve.dropna(subset=[metric]) if metric else curve.iloc[0:0]
         row = {
             "encoder": folder.parent.name,
-            "steps_trained": int(curve["step"].max()),
+            "run": log.parent.name,
+            "steps_logged": int(curve["step"].max()),
             "train_cpu_s": float(curve.get("cpu_seconds", pd.Series(dtype=float)).sum()),
             "validation_cpu_s": float(curve.get("validation_cpu_seconds", pd.Series(dtype=float)).sum()),
             "curve": " ".join(f"{int(s)}:{v:.4f}" for s, v in zip(scored["step"], scored[metric], strict=True)),
         }
         tuning = folder / "tuning.json"
-        if tuning.exists():
-            chosen = json.loads(tuning.read_text())
+        chosen = json.loads(tuning.read_text()) if tuning.exists() else {}
+        if any(p["run"] == log.parent.name and p["settings"] == chosen["chosen"] for p in chosen.get("grid", [])):
             row.update(
                 state="done",
                 chosen_step=chosen["chosen"].get("max_steps"),
@@ -66,8 +66,10 @@ def training_table(run: Path) -> pd.DataFrame:
                 turned=chosen.get("turned"),
                 after=" ".join(f"{v:.4f}" for v in chosen.get("scores_after_chosen", [])),
             )
-        elif len(scored):
-            best = scored.loc[scored[metric].idxmax()]
+        elif (log.parent / "summary.json").exists():
+            row.update(state="done (not chosen)")
+        elif (scored["step"] > 0).any():  # step 0, the base model, is never the choice
+            best = scored.loc[scored.loc[scored["step"] > 0, metric].idxmax()]
             row.update(state="running", chosen_step=int(best["step"]), score=float(best[metric]))
         rows.append(row)
     return pd.DataFrame(rows)

@@ -540,17 +540,20 @@ def test_notes_say_where_each_beeformer_curve_chose_its_steps(
     spec: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rows = spec["blocks"][0]["groups"][0]["rows"][:2]
+    scored = [{"settings": {"max_steps": s}} for s in (8, 16, 24)]  # the curve's scored steps
     for row, (steps, turned) in zip(rows, ((48, True), (96, False)), strict=True):
         tuning = tmp_path / f"{row['method']}.json"
-        contract.write_json({"chosen": {"max_steps": steps}, "edges": {}, "turned": turned}, tuning)
+        contract.write_json({"chosen": {"max_steps": steps}, "edges": {}, "turned": turned, "grid": scored}, tuning)
         row.update(fit="train", tuning=str(tuning))
     render_table(spec)
     markdown = capsys.readouterr().out
     labels = [row.get("label", row["method"]) for row in rows]
-    assert f": {labels[0]}: 48 (turned); {labels[1]}: 96 (not turned)." in markdown
+    assert f": GB10K / CBF / {labels[0]}: 48 (turned); GB10K / CBF / {labels[1]}: 96 (not turned)." in markdown
     heater = tmp_path / "heater.json"  # a baseline's tuning.json has no curve: no note
     contract.write_json({"chosen": {"epochs": 5}, "edges": {}}, heater)
-    for row in rows:
-        row.update(tuning=str(heater))
+    given = tmp_path / "given.json"  # a model trained as given: nothing chosen, no note
+    contract.write_json({"chosen": {"max_steps": 2}, "edges": {}, "turned": False, "grid": scored[:1]}, given)
+    for row, tuning in zip(rows, (heater, given), strict=True):
+        row.update(tuning=str(tuning))
     render_table(spec)
     assert "Training steps chosen" not in capsys.readouterr().out

@@ -41,3 +41,14 @@ def test_several_phases_get_a_panel_of_scores_relative_to_their_first(tmp_path: 
     np.testing.assert_allclose(lines["books"], [1.0, 1.25, 1.2])
     np.testing.assert_allclose(lines["shop"], [1.0, 1.025, 1.15])
     np.testing.assert_allclose(lines["geometric mean"], np.sqrt(np.array([1.0, 1.25, 1.2]) * [1.0, 1.025, 1.15]))
+
+
+def test_a_phase_first_scored_at_zero_is_drawn_relative_to_its_first_positive_score() -> None:
+    records = pd.DataFrame({"step": [0, 4, 8], "recall@20": [0.0, 0.1, 0.2], "recall@20/cold": [0.0, 0.1, 0.2]})
+    records["recall@20/never"] = 0.0
+    fig, ax = plt.subplots()
+    run._plot_relative(ax, records, ["recall@20/cold", "recall@20/never"], "lr 1e-4")
+    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    plt.close(fig)
+    assert list(lines) == ["cold, lr 1e-4"]  # a phase never above 0 has no curve
+    np.testing.assert_allclose(lines["cold, lr 1e-4"], [0.0, 1.0, 2.0])

@@ -246,8 +246,8 @@ def _fit_notes(frame: pd.DataFrame) -> list[str]:
     if not stepped.empty:
         notes.append(
             "Training steps chosen on the validation curve (turned: scored again later, never higher; not turned: "
-            "the best score was the last, where the budget ended): "
-            + "; ".join(f"{label}: {steps}" for label, steps in zip(stepped["label"], stepped["steps"], strict=True))
+            "the best may lie beyond the budget): "
+            + "; ".join(f"{name}: {n}" for name, n in zip(_row_names(rows, stepped), stepped["steps"], strict=True))
             + "."
         )
     return notes

@@ -227,11 +227,12 @@ def grid_edges(row: RowSpec) -> str | None:
 
 
 def chosen_steps(row: RowSpec) -> str | None:
-    """A beeFormer model's step count chosen on its validation curve, e.g. ``48 (turned)``; None for other rows."""
+    """A beeFormer model's step count chosen on its validation curve, e.g. ``48 (turned)``; None for other rows
+    and for models trained as given (nothing chosen among several scored steps)."""
     if row.tuning is None:
         return None
     tuning = contract.read_json(row.tuning)
-    if "turned" not in tuning:
+    if "turned" not in tuning or len(tuning.get("grid", [])) < 2:
         return None
     return f"{tuning['chosen'].get('max_steps')} ({'turned' if tuning['turned'] else 'not turned'})"
 

@@ -87,15 +87,15 @@ class Run:
             self.records[-1].update(scores)
         else:
             self.records.append({"step": self.step, "epoch": self.position.epoch, **scores})
+        if self.rank.is_main:  # before the checkpoint: a resumed run does not score this step again
+            write_log(pd.DataFrame.from_records(self.records), self.log_dir, plot=False)
+            if per_user is not None:
+                self._record_users(per_user)
         improved = self.best.update(self.records[-1])
         if improved or not self.finished():
             self._save_checkpoint()
         if improved:
             self.best.save(self.model, self.rank)
-        if self.rank.is_main:
-            write_log(pd.DataFrame.from_records(self.records), self.log_dir, plot=False)
-            if per_user is not None:
-                self._record_users(per_user)
 
     def _record_users(self, per_user: pd.DataFrame) -> None:
         """This step's per-user scores after those of the earlier steps; scores from this step on are an earlier
@@ -203,14 +203,17 @@ def write_log(records: pd.DataFrame, log_dir: Path, plot: bool = True) -> None:
 
 
 def _plot_relative(ax: Any, frame: pd.DataFrame, columns: list[str], run: str | None) -> None:
-    """Each column's scores relative to its first: the selecting mean (dashed) and each phase's."""
+    """Each column's scores relative to its first positive one: the selecting mean (dashed) and each phase's."""
     for column in columns:
         scored = frame.dropna(subset=[column])
+        positive = scored.loc[scored[column] > 0, column]
+        if positive.empty:  # never scored, or never above 0: no relative curve
+            continue
         name = column.split("/", 1)[1] if "/" in column else "geometric mean"
         style = {} if "/" in column else {"color": "black", "ls": "--"}
         ax.plot(
             scored["step"],
-            scored[column] / scored[column].iloc[0],
+            scored[column] / positive.iloc[0],
             marker="o",
             ms=3,
             lw=1,

@@ -75,7 +75,7 @@ class TrainConfig:
     memory_budget_gb: float | Literal["auto"] | None = "auto"
     eval_every: int | None = None  # score the validation phase every this many steps (needs a validation phase)
     patience: int | None = None  # early stopping: stop after this many scores in a row without improvement
-    checkpoint_every: int = 100  # steps between checkpoints (and at each epoch's end); 0 = epoch ends only
+    checkpoint_every: int = 100  # steps between checkpoints, besides each epoch's end and score (0: only those)
     device: str = "auto"
     seed: int = 42
 
