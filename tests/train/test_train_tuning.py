@@ -3,6 +3,7 @@ and the settings that cannot work, each refused before anything trains."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -315,21 +316,29 @@ def test_under_torchrun_every_rank_trains_every_point_and_only_rank_0_writes(
     assert written == [], f"rank 1 wrote {written}"
 
 
-def test_a_crash_right_after_a_new_best_resumes_to_the_same_model(tiny_model_dir, shop_split, tmp_path, monkeypatch):
-    """Step 2 is the best; the run dies after step 2's checkpoint but before its copy of the model, so the resumed
-    run must write that copy from the checkpoint (the later steps do not beat it)."""
-    from beeformer.train import selection
+def scripted_runs(config: TrainConfig, folder: Path, tmp_path: Path, monkeypatch) -> Callable[[str, list], dict]:
+    """Runs of ``config`` into ``tmp_path/<out>`` whose validation scores are the given list, in order."""
 
     def scripted(self, model):
         return {METRIC: float(self.calls.pop(0)), "validation_seconds": 0.0}, None
 
     monkeypatch.setattr(Validation, "score", scripted)
-    config = TrainConfig(**settings(tiny_model_dir, max_steps=4, eval_every=1, patience=3, checkpoint_every=0))
 
     def run(out: str, scores: list[float]) -> dict:
-        phases = validation(shop_split)
+        phases = validation(folder)
         object.__setattr__(phases, "calls", scores)
-        return train(config, sources(shop_split), tmp_path / out, tmp_path / f"log_{out}", validation=phases)
+        return train(config, sources(folder), tmp_path / out, tmp_path / f"log_{out}", validation=phases)
+
+    return run
+
+
+def test_a_crash_right_after_a_new_best_resumes_to_the_same_model(tiny_model_dir, shop_split, tmp_path, monkeypatch):
+    """Step 2 is the best; the run dies after step 2's checkpoint but before its copy of the model, so the resumed
+    run must write that copy from the checkpoint (the later steps do not beat it)."""
+    from beeformer.train import selection
+
+    config = TrainConfig(**settings(tiny_model_dir, max_steps=4, eval_every=1, patience=3, checkpoint_every=0))
+    run = scripted_runs(config, shop_split, tmp_path, monkeypatch)
 
     assert run("straight", [0.0, 0.1, 0.2, 0.05, 0.05])["chosen_step"] == 2
     real_save, calls = selection.Best.save, {"n": 0}
@@ -352,18 +361,8 @@ def test_a_crash_right_after_a_new_best_resumes_to_the_same_model(tiny_model_dir
 def test_every_score_is_a_checkpoint_even_without_gain(tiny_model_dir, shop_split, tmp_path, monkeypatch):
     """checkpoint_every 0 (epoch ends only): the run dies while training step 3, after step 2's score without
     gain; it resumes from step 2, scoring only steps 3 and 4 again, to the same model as a straight run."""
-
-    def scripted(self, model):
-        return {METRIC: float(self.calls.pop(0)), "validation_seconds": 0.0}, None
-
-    monkeypatch.setattr(Validation, "score", scripted)
     config = TrainConfig(**settings(tiny_model_dir, max_steps=4, eval_every=1, patience=9, checkpoint_every=0))
-
-    def run(out: str, scores: list[float]) -> dict:
-        phases = validation(shop_split)
-        object.__setattr__(phases, "calls", scores)
-        return train(config, sources(shop_split), tmp_path / out, tmp_path / f"log_{out}", validation=phases)
-
+    run = scripted_runs(config, shop_split, tmp_path, monkeypatch)
     assert run("straight", [0.2, 0.3, 0.1, 0.1, 0.1])["chosen_step"] == 1
     real_step, calls = trainer.training_step, {"n": 0}
 

@@ -218,23 +218,18 @@ def _load_row(table: TableSpec, row: RowSpec, where: str) -> RowValues:
     return RowValues(targets=os.path.normpath(summary["targets"]), users=users, values=values, se=se)
 
 
-def grid_edges(row: RowSpec) -> str | None:
-    """The settings its tuning.json chose on an edge of their list, e.g. ``epochs: highest of [2, 5]``."""
+def tuning_notes(row: RowSpec) -> dict[str, str | None]:
+    """What a row's tuning.json (read once) adds to the notes: ``edges``, the settings it chose on an edge of their
+    list (e.g. ``epochs highest of [2, 5]``), and ``steps``, a beeFormer model's step count chosen on its
+    validation curve (e.g. ``48 (turned)``; None for models trained as given, nothing chosen among scored steps)."""
     if row.tuning is None:
-        return None
-    edges = contract.read_json(row.tuning).get("edges", {})
-    return ", ".join(f"{key} {where}" for key, where in edges.items()) or None
-
-
-def chosen_steps(row: RowSpec) -> str | None:
-    """A beeFormer model's step count chosen on its validation curve, e.g. ``48 (turned)``; None for other rows
-    and for models trained as given (nothing chosen among several scored steps)."""
-    if row.tuning is None:
-        return None
+        return {"edges": None, "steps": None}
     tuning = contract.read_json(row.tuning)
-    if "turned" not in tuning or len(tuning.get("grid", [])) < 2:
-        return None
-    return f"{tuning['chosen'].get('max_steps')} ({'turned' if tuning['turned'] else 'not turned'})"
+    edges = ", ".join(f"{key} {where}" for key, where in tuning.get("edges", {}).items()) or None
+    steps = None
+    if "turned" in tuning and len(tuning.get("grid", [])) >= 2:
+        steps = f"{tuning['chosen'].get('max_steps')} ({'turned' if tuning['turned'] else 'not turned'})"
+    return {"edges": edges, "steps": steps}
 
 
 def reference_index(block: BlockSpec, means: np.ndarray) -> int | None:
@@ -254,6 +249,7 @@ def _block_frame(table: TableSpec, block: BlockSpec, data: BlockValues) -> pd.Da
     groups = [group.label for group in block.groups for _ in group.rows]
     means = {metric: data.values[metric].mean(axis=0) for metric in table.metrics}
     references = {metric: reference_index(block, means[metric]) for metric in table.metrics}
+    notes = [tuning_notes(row) for row in rows]
     records = [
         {
             "block": block.label,
@@ -270,8 +266,7 @@ def _block_frame(table: TableSpec, block: BlockSpec, data: BlockValues) -> pd.Da
             "published": (row.published or {}).get(metric, np.nan),
             "fit": row.fit,
             "tuned": row.tuning is not None,
-            "edges": grid_edges(row),
-            "steps": chosen_steps(row),
+            **notes[i],
         }
         for i, row in enumerate(rows)
         for metric in table.metrics

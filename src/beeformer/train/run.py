@@ -189,13 +189,11 @@ def write_log(records: pd.DataFrame, log_dir: Path, plot: bool = True) -> None:
         axes[0, 1].set(xlabel="step", ylabel=f"validation {metrics[0]}", title="validation phase (content-based)")
     if phases:
         axes[0, 2].set(xlabel="step", ylabel=f"{metrics[0]} / its first score", title="each validation phase")
-        axes[0, 2].legend(fontsize=7)
-    for ax in axes[0, :2]:
+    several_runs = "run" in records and records["run"].nunique() > 1
+    for i, ax in enumerate(axes[0]):
         ax.grid(alpha=0.3)
-        if "run" in records and records["run"].nunique() > 1:
+        if several_runs or i == 2:  # the phases' panel names its lines even for one run
             ax.legend(fontsize=7)
-    if phases:
-        axes[0, 2].grid(alpha=0.3)
     fig.tight_layout()
     with contract.atomic_path(log_dir / "loss.png") as tmp:
         fig.savefig(tmp, format="png", dpi=120)
