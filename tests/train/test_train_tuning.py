@@ -3,6 +3,7 @@ and the settings that cannot work, each refused before anything trains."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from sentence_transformers import SentenceTransformer
 from beeformer import contract
 from beeformer.data.synthetic import SyntheticConfig, generate
 from beeformer.split import SplitConfig, split
-from beeformer.train import trainer, tuning
+from beeformer.train import checkpoint, trainer, tuning
 from beeformer.train.trainer import TrainConfig, train
 from beeformer.train.tuning import refit, tune
 from beeformer.train.validation import Validation, ValidationPhase
@@ -383,6 +384,64 @@ def test_every_score_is_a_checkpoint_even_without_gain(tiny_model_dir, shop_spli
     assert [r.split(",")[:3] for r in straight] == [r.split(",")[:3] for r in resumed]
 
 
+def counted_steps(monkeypatch) -> list[int]:
+    """Count the training steps that run (one entry each)."""
+    real_step, calls = trainer.training_step, []
+    monkeypatch.setattr(trainer, "training_step", lambda *a, **kw: calls.append(1) or real_step(*a, **kw))
+    return calls
+
+
+def test_a_raised_budget_goes_on_from_where_a_rising_curve_ended(tiny_model_dir, shop_split, tmp_path, monkeypatch):
+    """Two steps end on their best score, so the checkpoint stays; the same run with max_steps 4 (and another
+    patience) trains only steps 3 and 4, to the model and log of a straight 4-step run. That one turned at step 4,
+    so its checkpoint goes; a budget lowered below a kept checkpoint trains afresh."""
+    config = TrainConfig(**settings(tiny_model_dir, max_steps=2, eval_every=1, patience=9, checkpoint_every=0))
+    run_short = scripted_runs(config, shop_split, tmp_path, monkeypatch)
+    run_raised = scripted_runs(replace(config, max_steps=4, patience=2), shop_split, tmp_path, monkeypatch)
+    assert run_raised("straight", [0.1, 0.2, 0.3, 0.4, 0.35])["chosen_step"] == 3
+    assert run_short("short", [0.1, 0.2, 0.3])["chosen_step"] == 2
+    kept = tmp_path / "log_short" / "checkpoint" / checkpoint.FILENAME
+    assert kept.exists()
+    shutil.copytree(tmp_path / "log_short", tmp_path / "log_lowered")
+
+    steps = counted_steps(monkeypatch)
+    assert run_raised("short", [0.4, 0.35])["chosen_step"] == 3
+    assert len(steps) == 2 and not kept.exists()
+    assert same_weights(tmp_path / "straight", tmp_path / "short")
+    straight = pd.read_csv(tmp_path / "log_straight" / "training_log.csv")
+    resumed = pd.read_csv(tmp_path / "log_short" / "training_log.csv")
+    pd.testing.assert_frame_equal(straight[["step", "loss", METRIC]], resumed[["step", "loss", METRIC]])
+
+    steps.clear()
+    lowered = replace(config, max_steps=1)
+    assert scripted_runs(lowered, shop_split, tmp_path, monkeypatch)("lowered", [0.1, 0.2])["chosen_step"] == 1
+    assert len(steps) == 1
+
+
+@pytest.mark.parametrize(("schedule", "steps_trained"), [("constant", 2), ("linear", 4)])
+def test_tuning_with_a_raised_budget_trains_only_the_new_steps_where_the_schedule_allows(
+    tiny_model_dir, shop_split, tmp_path, monkeypatch, schedule, steps_trained
+):
+    """Under a constant learning rate the raised budget goes on in the same run folder; under a linear decay
+    every step's rate depends on the budget, so the run starts afresh in a folder of its own."""
+    again = [0.1, 0.2, 0.3] if schedule == "linear" else []
+    scores = iter([0.1, 0.2, 0.3, *again, 0.4, 0.35])
+    monkeypatch.setattr(Validation, "score", lambda self, model: ({METRIC: next(scores)}, None))
+
+    def tune_to(max_steps: int) -> dict:
+        point = settings(tiny_model_dir, max_steps=[max_steps], eval_every=1, patience=9, schedule=schedule)
+        args = (sources(shop_split), validation(shop_split))
+        return tune(point, *args, tmp_path / "model", tmp_path / "log", tmp_path / "tuning.json")
+
+    assert tune_to(2)["chosen"]["max_steps"] == 2
+    steps = counted_steps(monkeypatch)
+    assert tune_to(4)["chosen"]["max_steps"] == 3
+    assert len(steps) == steps_trained
+    assert len(list((tmp_path / "log").glob("run-*"))) == (1 if schedule == "constant" else 2)
+    steps.clear()
+    assert tune_to(4)["chosen"]["max_steps"] == 3 and steps == []  # done: not retrained
+
+
 @pytest.mark.parametrize(
     ("overrides", "with_validation", "message"),
     [
@@ -393,6 +452,7 @@ def test_every_score_is_a_checkpoint_even_without_gain(tiny_model_dir, shop_spli
         ),
         ({"max_steps": 3, "eval_every": 5}, True, "train.eval_every: 5 is larger than this run's 3 steps"),
         ({"max_steps": 3, "eval_every": 1}, False, "eval_every need"),
+        ({"max_steps": 2, "epochs": [1, 3]}, True, r"grid points differ only in \['epochs'\], which say when"),
     ],
 )
 def test_settings_that_cannot_work_fail_before_training(

@@ -3,7 +3,8 @@
 A checkpoint holds the model, optimizer and scheduler states, the random states (the sampler's numpy generator,
 and each rank's torch state in its own ``rng-<rank>.pt``), the position (epoch, step, the epoch's user order and
 how many of its batches are done) and the log so far. It is written atomically, and it is only resumed by a run
-with the same settings and data (``fingerprint``); a finished run deletes it.
+with the same data and the same settings but those that only say when it stops (``fingerprint`` of
+:func:`beeformer.train.trainer.trajectory`); a finished run deletes it, unless its curve still rose at its budget.
 """
 
 from __future__ import annotations
@@ -78,8 +79,10 @@ def load(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     rng: np.random.Generator,
     rank: int = 0,
+    last_step: int | None = None,
 ) -> tuple[Position, list[dict[str, float]]] | None:
-    """Restore a matching checkpoint into the given objects; None when there is none to resume."""
+    """Restore a matching checkpoint into the given objects; None when there is none to resume, or when it lies
+    beyond ``last_step`` (a budget lowered below it)."""
     path, rng_path = folder / FILENAME, folder / f"rng-{rank}.pt"
     if not (path.exists() and rng_path.exists()):
         return None
@@ -88,6 +91,9 @@ def load(
     position: Position = state["position"]
     if state["fingerprint"] != key or random_state["fingerprint"] != key or random_state["step"] != position.step:
         log.warning("ignoring %s: it belongs to other settings or data", path)
+        return None
+    if last_step is not None and position.step > last_step:
+        log.warning("ignoring %s: its step %d lies beyond this run's %d steps", path, position.step, last_step)
         return None
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])

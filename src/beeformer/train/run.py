@@ -45,7 +45,9 @@ class Run:
         self.log_dir, self.key, self.plan, self.rank, self.batches = log_dir, key, plan, rank, batches
         self.model, self.optimizer, self.scheduler, self.rng = model, optimizer, scheduler, rng
         self.checkpoint_dir = log_dir / "checkpoint"
-        resumed = checkpoint.load(self.checkpoint_dir, key, model, optimizer, scheduler, rng, rank.index)
+        resumed = checkpoint.load(
+            self.checkpoint_dir, key, model, optimizer, scheduler, rng, rank.index, last_step=plan.total_steps
+        )
         if resumed is None:
             self.position, self.records = checkpoint.Position(0, 0, batches.epoch_order(rng), 0), []
         else:
@@ -121,9 +123,14 @@ class Run:
     def trained_records(self) -> list[dict[str, Any]]:
         return [r for r in self.records if "loss" in r and np.isfinite(r["loss"])]
 
+    def still_rising(self) -> bool:
+        """Whether the run ended at its budget on its best score: its curve had not turned."""
+        return self.best.step is not None and self.best.step == self.step and not self.best.stopped_early
+
     def save_model(self, model_dir: str | Path, summary: dict[str, Any], card: str) -> None:
         """Rank 0 writes the model (the best selectable step's, or the last), its summary and card, and the log;
-        the checkpoint and the best copy go."""
+        the best copy goes, and so does the checkpoint, unless the curve still rose at the budget: then a run
+        with a raised budget goes on from this step."""
         if self.rank.is_main:
             self.model.eval()
             with contract.atomic_dir(model_dir) as tmp:
@@ -134,7 +141,15 @@ class Run:
                 contract.write_json(summary, Path(tmp) / "beeformer.json")
                 contract.write_text(card, Path(tmp) / "README.md")
             write_log(pd.DataFrame.from_records(self.records), self.log_dir)
-            checkpoint.remove(self.checkpoint_dir)
+            if self.still_rising():
+                log.info(
+                    "the validation curve still rose at step %d, the budget: %s is kept, and a run with a larger "
+                    "max_steps (or epochs) goes on from it",
+                    self.step,
+                    self.checkpoint_dir,
+                )
+            else:
+                checkpoint.remove(self.checkpoint_dir)
             self.best.remove()
 
     def _save_checkpoint(self) -> None:

@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 SINGLE_PASS_MARGIN = 1.35
 #: ``memory_budget_gb: auto``: this share of the device's memory (RAM on a CPU) may hold the single-pass graph.
 AUTO_BUDGET_SHARE = 0.4
+#: Settings that only say when a run stops or saves; a checkpoint resumes under other values of them.
+STOP_SETTINGS = ("patience", "checkpoint_every")
+#: The run's length: part of what every step computes only where the learning-rate schedule depends on it.
+LENGTH_SETTINGS = ("max_steps", "epochs")
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,15 @@ def _ranges(ids: Sequence[str], names: tuple[str, ...]) -> tuple[range, ...]:
     return tuple(ranges)
 
 
+def trajectory(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings that decide what each trained step computes, the identity of a run and its checkpoints: all
+    but when it stops or saves, and, under a constant schedule, all but its length. So a run whose curve still
+    rose at its budget goes on from its last step when ``max_steps`` (or ``epochs``) is raised."""
+    constant = settings.get("schedule", TrainConfig.schedule) == "constant"
+    dropped = STOP_SETTINGS + (LENGTH_SETTINGS if constant else ())
+    return {k: v for k, v in settings.items() if k not in dropped}
+
+
 def train(
     config: TrainConfig,
     sources: Sequence[tuple[str, str | os.PathLike[str], str | os.PathLike[str]]],
@@ -240,12 +253,11 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, schedule_steps))
     key = checkpoint.fingerprint(
         {
-            "config": asdict(config),
+            "config": trajectory(asdict(config)),
             "sources": [s[0] for s in sources],
             "data": data.digest(),
             "world": rank.world,
             "validation": None if validation is None else validation.fingerprint(),
-            "select_at": sorted(plan.select_at),
         }
     )
     metric = validation.metric if validation else ""

@@ -10,13 +10,15 @@
 2. **Test** (:func:`refit`): the chosen settings are trained once on ``train_full`` for the chosen number of
    steps, with the learning-rate schedule of the validation run; ``fit.json`` records what was used.
 
-Each grid point runs in a folder of its own under the log folder, named by a hash of its settings, and keeps a
-``summary.json`` when done: an interrupted tuning resumes without retraining the finished points. Under
+Each grid point runs in a folder of its own under the log folder, named by a hash of its settings (but those that
+only say when it stops: a raised ``max_steps`` goes on in the same folder from where a still rising curve ended),
+and keeps a ``summary.json`` when done: an interrupted tuning resumes without retraining the finished points. Under
 ``torchrun`` every process trains every point together; only rank 0 writes files.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -32,7 +34,7 @@ from beeformer import contract
 from beeformer.contract.grid import edges, expand
 from beeformer.train import checkpoint, distributed
 from beeformer.train.run import write_log
-from beeformer.train.trainer import TrainConfig, train
+from beeformer.train.trainer import TrainConfig, train, trajectory
 from beeformer.train.validation import Validation
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,15 @@ def grid(settings: dict[str, Any]) -> list[dict[str, Any]]:
     for point in points:  # every value of every list, before anything trains
         steps = point.get("max_steps")
         TrainConfig.from_dict({**point, "max_steps": max(steps) if isinstance(steps, list) and steps else steps})
+    runs: dict[str, dict[str, Any]] = {}
+    for point in points:  # points share a run folder when they differ only in when they stop
+        other = runs.setdefault(checkpoint.fingerprint({"point": trajectory(point)}), point)
+        if other is not point:
+            stops = sorted(k for k in point if repr(point[k]) != repr(other[k]))
+            raise contract.ContractError(
+                f"train: grid points differ only in {stops}, which say when one run stops: give a list of "
+                "max_steps instead (one run, scored at each)"
+            )
     return points
 
 
@@ -71,17 +82,17 @@ def tune(
         steps = point.get("max_steps")
         listed = steps if isinstance(steps, list) else []
         config = TrainConfig.from_dict({**point, "max_steps": max(listed) if listed else steps})
-        run_dir = log_dir / f"run-{checkpoint.fingerprint({'point': point})}"
+        run_dir = log_dir / f"run-{checkpoint.fingerprint({'point': trajectory(point)})}"  # unique: grid()
         summary_path = run_dir / "summary.json"
         started = time.perf_counter()
-        if summary_path.exists():
-            summary = contract.read_json(summary_path)
+        summary = contract.read_json(summary_path) if summary_path.exists() else {}
+        if _same(summary.get("point"), point):
             log.info("tuning: %s done before (%s), not retrained", point, run_dir)
-        else:
+        else:  # not run, interrupted, or run to another budget (a raised one goes on from a rising curve's end)
             summary = train(config, sources, run_dir / "model", run_dir, validation=validation, select_at=listed)
             if not main:
                 continue
-            summary["tuning_seconds"] = round(time.perf_counter() - started, 1)
+            summary |= {"point": point, "tuning_seconds": round(time.perf_counter() - started, 1)}
             contract.write_json(summary, summary_path)
         curve = pd.read_csv(run_dir / "training_log.csv").assign(run=_label(point, points))
         curves[run_dir.name] = curve
@@ -172,6 +183,11 @@ def refit(
     contract.write_json(result, fit_path)
     print(f"beeFormer: refit {tuning['chosen']} on {[str(p) for _, p, _ in sources]} -> {model_dir}")
     return result
+
+
+def _same(recorded: dict[str, Any] | None, point: dict[str, Any]) -> bool:
+    """Whether a summary's recorded point (read back from JSON) is this one."""
+    return json.dumps(recorded, sort_keys=True) == json.dumps(point, sort_keys=True)
 
 
 def _label(point: dict[str, Any], points: list[dict[str, Any]]) -> str:
