@@ -54,7 +54,7 @@ def grid(settings: dict[str, Any]) -> list[dict[str, Any]]:
         TrainConfig.from_dict({**point, "max_steps": max(steps) if isinstance(steps, list) and steps else steps})
     runs: dict[str, dict[str, Any]] = {}
     for point in points:  # points share a run folder when they differ only in when they stop
-        other = runs.setdefault(checkpoint.fingerprint({"point": trajectory(point)}), point)
+        other = runs.setdefault(_run_folder(point), point)
         if other is not point:
             stops = sorted(k for k in point if repr(point[k]) != repr(other[k]))
             raise contract.ContractError(
@@ -82,7 +82,7 @@ def tune(
         steps = point.get("max_steps")
         listed = steps if isinstance(steps, list) else []
         config = TrainConfig.from_dict({**point, "max_steps": max(listed) if listed else steps})
-        run_dir = log_dir / f"run-{checkpoint.fingerprint({'point': trajectory(point)})}"  # unique: grid()
+        run_dir = log_dir / _run_folder(point)  # unique: grid()
         summary_path = run_dir / "summary.json"
         started = time.perf_counter()
         summary = contract.read_json(summary_path) if summary_path.exists() else {}
@@ -183,6 +183,11 @@ def refit(
     contract.write_json(result, fit_path)
     print(f"beeFormer: refit {tuning['chosen']} on {[str(p) for _, p, _ in sources]} -> {model_dir}")
     return result
+
+
+def _run_folder(point: dict[str, Any]) -> str:
+    """A grid point's run folder: named by the settings that decide its steps, not by when it stops."""
+    return f"run-{checkpoint.fingerprint({'point': trajectory(point)})}"
 
 
 def _same(recorded: dict[str, Any] | None, point: dict[str, Any]) -> bool:
