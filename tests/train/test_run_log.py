@@ -1,4 +1,5 @@
-"""The training log's plot: a model scored on several validation phases shows each phase beside the mean."""
+"""The training log's plot: a model scored on several validation phases shows each phase beside the mean, and
+sources taking turns a loss line each."""
 
 from __future__ import annotations
 
@@ -52,3 +53,17 @@ def test_a_phase_first_scored_at_zero_is_drawn_relative_to_its_first_positive_sc
     plt.close(fig)
     assert list(lines) == ["cold, lr 1e-4"]  # a phase never above 0 has no curve
     np.testing.assert_allclose(lines["cold, lr 1e-4"], [0.0, 1.0, 2.0])
+
+
+def test_sources_taking_turns_get_a_loss_line_each() -> None:
+    records = pd.DataFrame({"step": [1, 2, 3, 4, 5], "loss": [0.5, 0.1, 0.4, 0.09, 0.3]})
+    records["source"] = [None, "books", "shop", "books", "shop"]  # step 1 from a run resumed from older code
+    fig, ax = plt.subplots()
+    run._plot_loss(ax, records, "lr 1e-4")
+    lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()}
+    plt.close(fig)
+    assert lines == {
+        "source not logged, lr 1e-4": ([1], [0.5]),
+        "books, lr 1e-4": ([2, 4], [0.1, 0.09]),
+        "shop, lr 1e-4": ([3, 5], [0.4, 0.3]),
+    }

@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.multiprocessing as mp
@@ -89,8 +90,11 @@ def test_sources_taking_turns_train_an_epoch_of_each_with_its_own_batch_size(tin
         config(tiny_model_dir, epochs=1, batch_size={"shop": 16, "small": 8}), two_shops, tmp_path / "m", tmp_path / "l"
     )
     assert summary["steps"] == 3 + 4  # ceil(40 / 16) + ceil(25 / 8)
+    logged = pd.read_csv(tmp_path / "l" / "training_log.csv").dropna(subset=["loss"])
+    assert logged["source"].value_counts().to_dict() == {"shop": 3, "small": 4}  # each step names its source
     pooled = train(config(tiny_model_dir, epochs=1, batch_size=16), two_shops, tmp_path / "p", tmp_path / "pl")
     assert pooled["steps"] == 5  # ceil(65 / 16)
+    assert "source" not in pd.read_csv(tmp_path / "pl" / "training_log.csv")  # pooled: no source to name
 
 
 @pytest.mark.parametrize("turns", [False, True])

@@ -172,7 +172,8 @@ def write_log(records: pd.DataFrame, log_dir: Path, plot: bool = True) -> None:
     A model scored on several validation phases (one per training split) gets a third panel: each phase's score
     relative to its first, and the geometric mean that selects steps (:mod:`beeformer.train.validation`), so
     that splits of different scale share one axis. A ``run`` column (a grid of runs,
-    :mod:`beeformer.train.tuning`) draws one line per run. While training, the CSV alone is rewritten at each
+    :mod:`beeformer.train.tuning`) draws one line per run, and a ``source`` column (sources taking turns,
+    :mod:`beeformer.train.sampling`) one loss line per source. While training, the CSV alone is rewritten at each
     score and checkpoint, so a long run can be watched.
     """
     with contract.atomic_path(log_dir / "training_log.csv") as tmp:
@@ -192,8 +193,7 @@ def write_log(records: pd.DataFrame, log_dir: Path, plot: bool = True) -> None:
     for run, frame in runs:
         label = None if run is None else str(run)
         if "loss" in frame:
-            trained = frame.dropna(subset=["loss"])
-            axes[0, 0].plot(trained["step"], trained["loss"], lw=1, label=label)
+            _plot_loss(axes[0, 0], frame.dropna(subset=["loss"]), label)
         for metric in metrics:
             scored = frame.dropna(subset=[metric])
             axes[0, 1].plot(scored["step"], scored[metric], marker="o", ms=3, lw=1, label=label)
@@ -205,14 +205,26 @@ def write_log(records: pd.DataFrame, log_dir: Path, plot: bool = True) -> None:
     if phases:
         axes[0, 2].set(xlabel="step", ylabel=f"{metrics[0]} / its first score", title="each validation phase")
     several_runs = "run" in records and records["run"].nunique() > 1
+    named = {0: "source" in records, 2: True}  # the panels that name their lines even for one run
     for i, ax in enumerate(axes[0]):
         ax.grid(alpha=0.3)
-        if several_runs or i == 2:  # the phases' panel names its lines even for one run
+        if several_runs or named.get(i, False):
             ax.legend(fontsize=7)
     fig.tight_layout()
     with contract.atomic_path(log_dir / "loss.png") as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
+
+
+def _plot_loss(ax: Any, trained: pd.DataFrame, run: str | None) -> None:
+    """The training loss; one line per source where sources take turns (each source's loss has its own level, so
+    one line would zigzag between them)."""
+    if "source" not in trained:
+        ax.plot(trained["step"], trained["loss"], lw=1, label=run)
+        return
+    for source, steps in trained.groupby("source", sort=False, dropna=False):
+        name = source if isinstance(source, str) else "source not logged"  # steps of a run resumed from older code
+        ax.plot(steps["step"], steps["loss"], lw=1, label=name if run is None else f"{name}, {run}")
 
 
 def _plot_relative(ax: Any, frame: pd.DataFrame, columns: list[str], run: str | None) -> None:

@@ -25,11 +25,12 @@ NegativeSampling = Literal["official", "paper"]
 class UserBatches:
     """How an epoch's users are cut into steps. ``users[s]`` is the range of the catalogue's users that source
     ``s`` owns (contiguous, in source order), ``sizes[s]`` its users per step, ``items[s]`` its items (the
-    negatives it may draw); one source is the pooled case."""
+    negatives it may draw), ``names[s]`` its dataset's name; one source is the pooled case."""
 
     users: tuple[range, ...]
     sizes: tuple[int, ...]
     items: tuple[range, ...]
+    names: tuple[str, ...] = ()
 
     @property
     def steps_per_epoch(self) -> int:
@@ -62,6 +63,10 @@ class UserBatches:
     def negatives_of(self, users: np.ndarray) -> range:
         """The items a step of these users draws its negatives from: their source's."""
         return self.items[int(self.sources_of(users[:1])[0])]
+
+    def name_of(self, users: np.ndarray) -> str:
+        """The name of the source a step of these users comes from."""
+        return self.names[int(self.sources_of(users[:1])[0])]
 
 
 @dataclass(frozen=True)

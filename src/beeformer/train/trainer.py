@@ -175,6 +175,7 @@ class TrainingData:
             tuple(self.user_ranges[s] for s in order),
             tuple(batch_size[self.sources[s]] for s in order),
             tuple(self.item_ranges[s] for s in order),
+            tuple(self.sources[s] for s in order),
         )
 
     def digest(self) -> str:
@@ -331,6 +332,7 @@ def train(
                 "seconds": seconds,
                 "cpu_seconds": time.process_time() - cpu_clock,  # all threads: the CPU time the step took
                 "peak_memory_gb": _peak_memory_gb(device),
+                **({"source": batches.name_of(users)} if len(batches.names) > 1 else {}),
             }
         )
         progress.update()
