@@ -9,9 +9,12 @@ Reads a run folder (Snakemake's ``--directory``) as it stands, finished or not:
 2. per beeFormer validation run (``results/training/<encoder>/validation/run-*``, one per grid point): the step
    count chosen, its score, whether the curve had turned there and the scores after it (``tuning.json``), or, for
    a run still going, the best step so far and the last step its log has written (``training_log.csv``, rewritten
-   at each score and checkpoint), with its training and validation CPU time.
+   at each score and checkpoint), with its training and validation CPU time, their wall time and the peak memory
+   of its steps.
 
-Wall seconds include whatever else ran on the machine; CPU seconds count this job's threads only.
+Wall seconds include whatever else ran on the machine; CPU seconds count this job's threads only. A job that was
+interrupted and resumed has a benchmark file of its last invocation only; a training run's own log (part 2) counts
+every step and score it kept, across invocations (steps lost to an interruption are retrained and counted once).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ def job_table(run: Path) -> pd.DataFrame:
 
 def training_table(run: Path) -> pd.DataFrame:
     """One row per beeFormer validation run (a grid point's folder): chosen (or best so far) step, score, turned,
-    later scores, training and validation CPU seconds."""
+    later scores, training and validation CPU seconds, their wall seconds, peak memory."""
     rows = []
     for log in sorted((run / "results" / "training").glob("*/validation/run-*/training_log.csv")):
         folder, curve = log.parents[1], pd.read_csv(log)
@@ -52,8 +55,10 @@ def training_table(run: Path) -> pd.DataFrame:
             "encoder": folder.parent.name,
             "run": log.parent.name,
             "steps_logged": int(curve["step"].max()),
-            "train_cpu_s": float(curve.get("cpu_seconds", pd.Series(dtype=float)).sum()),
-            "validation_cpu_s": float(curve.get("validation_cpu_seconds", pd.Series(dtype=float)).sum()),
+            "train_cpu_s": float(column(curve, "cpu_seconds").sum()),
+            "validation_cpu_s": float(column(curve, "validation_cpu_seconds").sum()),
+            "wall_s": float(column(curve, "seconds").sum() + column(curve, "validation_seconds").sum()),
+            "peak_gb": float(column(curve, "peak_memory_gb").max()),
             "curve": " ".join(f"{int(s)}:{v:.4f}" for s, v in zip(scored["step"], scored[metric], strict=True)),
         }
         tuning = folder / "tuning.json"
@@ -73,6 +78,11 @@ def training_table(run: Path) -> pd.DataFrame:
             row.update(state="running", chosen_step=int(best["step"]), score=float(best[metric]))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def column(curve: pd.DataFrame, name: str) -> pd.Series:
+    """A column of a training log, empty where the log has none."""
+    return curve.get(name, pd.Series(dtype=float))
 
 
 def markdown(frame: pd.DataFrame) -> str:
