@@ -36,12 +36,11 @@ def items_of(mini: Path, config: dict, split: str) -> Path:
     return mini / "results" / "data" / config["splits"][split]["dataset"] / "items.parquet"
 
 
-def run(mini: Path, encoder: str, also: list[str], max_steps: int) -> pd.DataFrame:
+def run(mini: Path, config: dict, encoder: str, also: list[str], max_steps: int) -> pd.DataFrame:
     """Train ``encoder`` scored on its own splits' and ``also``'s validation phases; its log's scored rows."""
     from beeformer.train.trainer import TrainConfig, train
     from beeformer.train.validation import Validation, ValidationPhase
 
-    config = yaml.safe_load((REPO / "config" / "paper-mini.yaml").read_text())
     spec = config["encoders"][encoder]
     settings = {**spec["train"], "base_model": spec["base"], "max_steps": max_steps, "patience": None}
     sources = [
@@ -100,11 +99,11 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-    curve = run(args.mini, args.encoder, args.also, args.max_steps)
+    config = yaml.safe_load((REPO / "config" / "paper-mini.yaml").read_text())
+    curve = run(args.mini, config, args.encoder, args.also, args.max_steps)
     table = pd.concat([curve, relative(curve).add_suffix(" / step 0").round(3)], axis=1)
     print(table.round(4).to_markdown(index=False))
-    own = yaml.safe_load((REPO / "config" / "paper-mini.yaml").read_text())["encoders"][args.encoder]["train_on"]
-    print(f"\nwrote {plot(curve, args.encoder, own)}")
+    print(f"\nwrote {plot(curve, args.encoder, config['encoders'][args.encoder]['train_on'])}")
 
 
 if __name__ == "__main__":

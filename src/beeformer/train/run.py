@@ -205,10 +205,10 @@ def write_log(records: pd.DataFrame, log_dir: Path, plot: bool = True) -> None:
     if phases:
         axes[0, 2].set(xlabel="step", ylabel=f"{metrics[0]} / its first score", title="each validation phase")
     several_runs = "run" in records and records["run"].nunique() > 1
-    named = {0: "source" in records, 2: True}  # the panels that name their lines even for one run
     for i, ax in enumerate(axes[0]):
         ax.grid(alpha=0.3)
-        if several_runs or named.get(i, False):
+        # the phases' panel, and the loss panel of sources taking turns, name their lines even for one run
+        if several_runs or i == 2 or (i == 0 and "source" in records):
             ax.legend(fontsize=7)
     fig.tight_layout()
     with contract.atomic_path(log_dir / "loss.png") as tmp:

@@ -62,11 +62,15 @@ class UserBatches:
 
     def negatives_of(self, users: np.ndarray) -> range:
         """The items a step of these users draws its negatives from: their source's."""
-        return self.items[int(self.sources_of(users[:1])[0])]
+        return self.items[self._source_of_step(users)]
 
     def name_of(self, users: np.ndarray) -> str:
         """The name of the source a step of these users comes from."""
-        return self.names[int(self.sources_of(users[:1])[0])]
+        return self.names[self._source_of_step(users)]
+
+    def _source_of_step(self, users: np.ndarray) -> int:
+        """The source index of a step's users (one source a step)."""
+        return int(self.sources_of(users[:1])[0])
 
 
 @dataclass(frozen=True)
