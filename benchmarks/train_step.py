@@ -21,8 +21,8 @@ only the work a step executes: :func:`forward_flops` x 4 for two passes (two for
 forward) and x 3 for one (a forward and a backward), against this precision's matmul peak measured in the same
 rounds.
 
-``--model mpnet``: the same comparison for all-mpnet-base-v2, the paper's base (MPNet has only its own attention
-in transformers, so there only dropout differs; use ``--pair``).
+``--model mpnet``: the same comparisons for all-mpnet-base-v2, the paper's base (MPNet has only its own attention
+in transformers, so with ``--settings`` only dropout differs; use ``--pair``).
 
 ``--clock cpu --threads 1`` times every call by this process's CPU time on one thread: other jobs on the machine
 then slow the run down but do not change its figures (wall time is the default).
@@ -253,7 +253,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, nargs="+", help="with --settings: chunk sizes (default --chunk)")
     parser.add_argument("--single-pass", action="store_true", help="with --settings: the single-pass step too")
     parser.add_argument("--pair", action="store_true", help="with --settings: only before and dropout off, auto")
-    parser.add_argument("--model", choices=sorted(MODELS), default="minilm", help="with --settings: the model")
+    parser.add_argument("--model", choices=sorted(MODELS), default="minilm", help="--settings, --precisions: the model")
     parser.add_argument("--optimizers", action="store_true", help="time AdamW's step: for-loop, foreach, fused")
     parser.add_argument("--clock", choices=sorted(CLOCK), default="wall", help="comparisons: wall or CPU time")
     parser.add_argument("--threads", type=int, help="PyTorch's threads (default: its own choice)")
@@ -315,11 +315,11 @@ def _compare_step_precisions(m: int, args: argparse.Namespace) -> None:
     from beeformer.precision import autocast_dtype
     from beeformer.train.step import training_step
 
-    model, X, chunks = step_problem(m, args.seq, args.chunk, args.users)
+    model, X, chunks = step_problem(m, args.seq, args.chunk, args.users, args.model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     lengths = [int(n) for c in chunks for n in c.features["attention_mask"].sum(dim=1)]
     compare_precisions(
-        f"two-pass beeFormer step, MiniLM, {m} Goodbooks texts at seq {args.seq}, chunk {args.chunk}, "
+        f"two-pass beeFormer step, {MODELS[args.model]}, {m} Goodbooks texts at seq {args.seq}, chunk {args.chunk}, "
         f"{args.users} users",
         lambda p: training_step(model, optimizer, X, chunks, autocast=autocast_dtype(p, torch.device("cpu"))),
         args.precisions,

@@ -196,21 +196,30 @@ def test_mpnet_overlay_starts_every_model_from_the_papers_base(tmp_path):
 @pytest.mark.skipif(not (SHARED_DATA / "goodbooks").is_dir(), reason=f"{SHARED_DATA}/goodbooks is absent")
 def test_mpnet_goodbooks_block_tunes_beeformer_from_mpnet_and_builds_only_its_table(tmp_path):
     """config/paper-mini-mpnet-goodbooks.yaml (issue 29): its one table needs the Goodbooks split only, and the
-    mpnet model's steps are chosen on validation inside the run, checkpointed every step."""
+    mpnet model's steps are chosen on validation inside the run, checkpointed every step, under bee-goodbooks'
+    (MiniLM) budget and settings."""
     path = tmp_path / "mini.yaml"
     path.write_text(yaml.safe_dump(local_config("paper-mini", {})))
     overlay = str(REPO / "config" / "paper-mini-mpnet-goodbooks.yaml")
     result = snakemake(tmp_path, "-n", "-p", "results/tables/table3-mpnet.md", "--configfile", str(path), overlay)
     counts = jobs(result.stdout)
     assert counts["split_dataset"] == 1 and counts["tune_beeformer"] == 2 and "refit_beeformer" not in counts
-    [tune] = [
-        line
+    tunes = {
+        encoder: json.loads(re.search(r"--params '([^']+)'", line)[1])
         for line in result.stdout.splitlines()
-        if "beeformer train" in line and "bee-goodbooks-mpnet/" in line and "--params" in line
-    ]
-    params = json.loads(re.search(r"--params '([^']+)'", tune)[1])
+        if "beeformer train" in line and "--params" in line
+        for encoder in ("bee-goodbooks", "bee-goodbooks-mpnet")
+        if f"/{encoder}/" in line
+    }
+    params = tunes["bee-goodbooks-mpnet"]
     assert params["base_model"] == "all-mpnet-base-v2" and params["checkpoint_every"] == 1
     assert params["eval_every"] and params["patience"]
+    differ = {
+        key
+        for key in params.keys() | tunes["bee-goodbooks"].keys()
+        if params.get(key) != tunes["bee-goodbooks"].get(key)
+    }
+    assert differ == {"base_model", "checkpoint_every"}, differ
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "movielens-small").is_dir(), reason=f"{SHARED_DATA}/movielens-small is absent")
