@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file
 from sentence_transformers import SentenceTransformer
 
-from beeformer import contract
+from beeformer import contract, encoding
 from beeformer.data.synthetic import SyntheticConfig, generate
 from beeformer.split import SplitConfig, split
 from beeformer.train import checkpoint, trainer, tuning
@@ -175,7 +175,7 @@ def test_several_phases_select_on_their_geometric_mean(tiny_model_dir, shop_spli
 def test_the_model_of_the_best_listed_step_is_kept_not_the_last(tiny_model_dir, shop_split, tmp_path, monkeypatch):
     scores = iter([0.5, 0.1])  # step 2 beats step 4
 
-    def fake_score(self, model):
+    def fake_score(self, model, folder=None):
         return {METRIC: next(scores), "validation_seconds": 0.0}, None
 
     monkeypatch.setattr(Validation, "score", fake_score)
@@ -207,7 +207,7 @@ def test_tuning_says_whether_the_chosen_step_sits_where_the_curve_turned(
 ):
     scores = iter(curve)  # steps 0..4
 
-    def fake_score(self, model):
+    def fake_score(self, model, folder=None):
         return {METRIC: next(scores), "validation_seconds": 0.0}, None
 
     monkeypatch.setattr(Validation, "score", fake_score)
@@ -246,7 +246,7 @@ def test_refit_trains_the_chosen_settings_on_train_full(tiny_model_dir, shop_spl
 def test_patience_stops_a_run_that_no_longer_improves(tiny_model_dir, shop_split, tmp_path, monkeypatch):
     scores = iter([0.2, 0.4, 0.3, 0.35, 0.1, 0.9, 0.9])  # steps 0..6: best at step 1, then two scores without gain
 
-    def fake_score(self, model):
+    def fake_score(self, model, folder=None):
         return {METRIC: next(scores), "validation_seconds": 0.0}, None
 
     monkeypatch.setattr(Validation, "score", fake_score)
@@ -320,7 +320,7 @@ def test_under_torchrun_every_rank_trains_every_point_and_only_rank_0_writes(
 def scripted_runs(config: TrainConfig, folder: Path, tmp_path: Path, monkeypatch) -> Callable[[str, list], dict]:
     """Runs of ``config`` into ``tmp_path/<out>`` whose validation scores are the given list, in order."""
 
-    def scripted(self, model):
+    def scripted(self, model, folder=None):
         return {METRIC: float(self.calls.pop(0)), "validation_seconds": 0.0}, None
 
     monkeypatch.setattr(Validation, "score", scripted)
@@ -384,6 +384,45 @@ def test_every_score_is_a_checkpoint_even_without_gain(tiny_model_dir, shop_spli
     assert [r.split(",")[:3] for r in straight] == [r.split(",")[:3] for r in resumed]
 
 
+def test_a_score_cut_short_resumes_without_its_step_or_its_kept_blocks(
+    tiny_model_dir, shop_split, tmp_path, monkeypatch
+):
+    """checkpoint_every 0: the run dies while scoring step 2, after one block of its embeddings; it resumes at step
+    2 (its checkpoint is written before the score), encodes only the blocks it had not, and ends with the model
+    and log of a straight run."""
+    monkeypatch.setattr(encoding, "BLOCK_SIZE", 16)
+    config = TrainConfig(**settings(tiny_model_dir, max_steps=3, eval_every=2, patience=9, checkpoint_every=0))
+    straight = train(
+        config, sources(shop_split), tmp_path / "straight", tmp_path / "log_s", validation=validation(shop_split)
+    )
+    real_encode, blocks = encoding._encode, []
+
+    def encode_block(*args, **kwargs):
+        blocks.append(1)
+        if crash_at and len(blocks) == crash_at:
+            raise KeyboardInterrupt("simulated crash")
+        return real_encode(*args, **kwargs)
+
+    monkeypatch.setattr(encoding, "_encode", encode_block)
+    n_blocks = -(-len(validation(shop_split).phases[0].texts) // 16)
+    crash_at = n_blocks + 2  # step 0's blocks, then the second block of step 2's
+    with pytest.raises(KeyboardInterrupt):
+        train(config, sources(shop_split), tmp_path / "resumed", tmp_path / "log_r", validation=validation(shop_split))
+    blocks.clear()
+    crash_at, steps = None, counted_steps(monkeypatch)
+    resumed = train(
+        config, sources(shop_split), tmp_path / "resumed", tmp_path / "log_r", validation=validation(shop_split)
+    )
+    assert len(steps) == 1  # step 3 only
+    assert len(blocks) == n_blocks - 1 + n_blocks  # step 2's blocks but the one kept, then step 3's
+    assert resumed["chosen_step"] == straight["chosen_step"] and same_weights(
+        tmp_path / "straight", tmp_path / "resumed"
+    )
+    logs = [pd.read_csv(tmp_path / f"log_{x}" / "training_log.csv")[["step", "loss", METRIC]] for x in "sr"]
+    pd.testing.assert_frame_equal(*logs)
+    assert not list((tmp_path / "log_r").rglob("scores-*"))  # the kept blocks go once their score is recorded
+
+
 def counted_steps(monkeypatch) -> list[int]:
     """Count the training steps that run (one entry each)."""
     real_step, calls = trainer.training_step, []
@@ -426,7 +465,7 @@ def test_tuning_with_a_raised_budget_trains_only_the_new_steps_where_the_schedul
     every step's rate depends on the budget, so the run starts afresh in a folder of its own."""
     again = [0.1, 0.2, 0.3] if schedule == "linear" else []
     scores = iter([0.1, 0.2, 0.3, *again, 0.4, 0.35])
-    monkeypatch.setattr(Validation, "score", lambda self, model: ({METRIC: next(scores)}, None))
+    monkeypatch.setattr(Validation, "score", lambda self, model, folder=None: ({METRIC: next(scores)}, None))
 
     def tune_to(max_steps: int) -> dict:
         point = settings(tiny_model_dir, max_steps=[max_steps], eval_every=1, patience=9, schedule=schedule)

@@ -3,14 +3,18 @@
 Content-based scoring of every split and phase of the dataset, and Heater over the same encoder, read the one
 embeddings file (``results/embeddings/<dataset>/<model>.parquet``, a pretrained encoder or a trained one's
 validation or test model) instead of encoding again.
-Embeddings are L2-normalised float32, whatever precision the encoder ran in.
+Embeddings are L2-normalised float32, whatever precision the encoder ran in. While it runs, the work is kept in
+blocks beside the output (``<output>.blocks/``), so that an interrupted run encodes only the blocks it had not.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -35,8 +39,11 @@ def embed_items(
     if items.empty:
         raise contract.ContractError(f"{items_path}: no items to embed")
     started = time.perf_counter()
-    embeddings = encode_texts(model_dir, items["text"].tolist(), batch_size, max_seq_length, precision)
+    encoder = load_encoder(model_dir, max_seq_length)
+    blocks = Path(f"{out_path}.blocks") / _weights_stamp(model_dir, max_seq_length)
+    embeddings = encode(encoder, items["text"].tolist(), batch_size, precision, folder=blocks)
     contract.write_embeddings(items["item_id"].to_numpy(), embeddings, out_path)
+    shutil.rmtree(blocks.parent, ignore_errors=True)
     seconds = time.perf_counter() - started
     print(
         f"embeddings: {len(items)} items x {embeddings.shape[1]} dims from {model_dir} in {seconds:.0f} s "
@@ -54,3 +61,13 @@ def encode_texts(
 ) -> np.ndarray:
     """L2-normalised float32 embeddings of ``texts`` by the encoder in ``model_dir`` (see :func:`encode`)."""
     return encode(load_encoder(model_dir, max_seq_length), texts, batch_size, precision)
+
+
+def _weights_stamp(model_dir: str | os.PathLike[str], max_seq_length: int | None) -> str:
+    """A name for the encoder's state: its files' names, sizes and times (a model written again gets new ones), so
+    that blocks kept by an interrupted run are reused only for the same model."""
+    digest = hashlib.sha256(str(max_seq_length).encode())
+    for path in sorted(p for p in Path(model_dir).rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(model_dir)}|{stat.st_size}|{stat.st_mtime_ns}\0".encode())
+    return digest.hexdigest()[:16]

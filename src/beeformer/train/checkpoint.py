@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,8 +108,11 @@ def load(
 
 
 def remove(folder: Path) -> None:
+    """The checkpoint, and the embeddings a score keeps beside it while it runs."""
     for path in folder.glob("*.pt"):
         path.unlink(missing_ok=True)
+    for scores in folder.glob("scores-*"):
+        shutil.rmtree(scores, ignore_errors=True)
 
 
 def _random_state() -> dict[str, torch.Tensor | None]:

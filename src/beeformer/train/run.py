@@ -9,6 +9,7 @@ and selectable is the :class:`~beeformer.train.selection.StepPlan`.
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,29 @@ class Run:
     def step(self) -> int:
         return self.position.step
 
-    def needs_step_zero_score(self) -> bool:
-        return self.step == 0 and 0 in self.plan.eval_steps and not self.records
+    def needs_score(self) -> bool:
+        """Whether this step is to be scored and is not yet: step 0 of a new run, or a step whose score an
+        interruption cut short (its checkpoint is written before the score)."""
+        scored = any(r["step"] == self.step and self.best.metric in r for r in self.records)
+        return self.step in self.plan.eval_steps and not scored
+
+    def score_folder(self) -> Path:
+        """Where this step's score keeps its embeddings while it runs (:func:`beeformer.encoding.encode`);
+        the folders of other steps or settings, left by an interruption, go."""
+        folder = self._scores_path()
+        for stale in self.checkpoint_dir.glob("scores-*"):
+            if stale != folder:
+                shutil.rmtree(stale, ignore_errors=True)
+        return folder
+
+    def _scores_path(self) -> Path:
+        return self.checkpoint_dir / f"scores-{self.key}-step{self.step}"
+
+    def checkpoint_before_score(self) -> None:
+        """A checkpoint of the trained step about to be scored, so that an interruption during the score loses
+        only the part of it not yet kept (:meth:`score_folder`), not the step."""
+        if self.step > 0:
+            self._save_checkpoint()
 
     def finished(self) -> bool:
         return self.step >= self.plan.total_steps or self.best.patience_exhausted()
@@ -96,6 +118,8 @@ class Run:
         improved = self.best.update(self.records[-1])
         if improved or not self.finished():
             self._save_checkpoint()
+            if self.rank.is_main:  # the checkpoint holds the score now
+                shutil.rmtree(self._scores_path(), ignore_errors=True)
         if improved:
             self.best.save(self.model, self.rank)
 

@@ -287,15 +287,17 @@ def train(
         )
 
     def validate() -> None:
-        """Score the validation phase into the step's record (the run keeps the best selectable model)."""
-        scores, per_user = _validate(model, validation, rank)
+        """Score the validation phase into the step's record (the run keeps the best selectable model); the step
+        is a checkpoint first, and the score keeps its embeddings as it goes, so an interruption loses little."""
+        run.checkpoint_before_score()
+        scores, per_user = _validate(model, validation, rank, run.score_folder() if rank.is_main else None)
         set_training_mode(model, config.dropout)
         run.record_scores(scores, per_user)
         progress.write(f"step {run.step}: validation {metric} {scores[metric]:.4f}")
 
     progress = tqdm(total=plan.total_steps, initial=run.step, desc="beeFormer", unit="step", disable=not rank.is_main)
     started = time.perf_counter()
-    if run.needs_step_zero_score():
+    if run.needs_score():
         validate()
     while not run.finished():
         clock, cpu_clock = time.perf_counter(), time.process_time()
@@ -444,11 +446,11 @@ def _memory_budget(setting: float | str | None, device: torch.device) -> float |
 
 
 def _validate(
-    model: SentenceTransformer, validation: Validation, rank: distributed.Rank
+    model: SentenceTransformer, validation: Validation, rank: distributed.Rank, folder: Path | None
 ) -> tuple[dict[str, float], pd.DataFrame | None]:
-    """Rank 0 scores the validation phase (and keeps the per-user values); the other ranks receive its score (they
-    stop early together)."""
-    scores, per_user = validation.score(model) if rank.is_main else ({}, None)
+    """Rank 0 scores the validation phase (and keeps the per-user values; its embeddings in ``folder`` while it
+    runs); the other ranks receive its score (they stop early together)."""
+    scores, per_user = validation.score(model, folder) if rank.is_main else ({}, None)
     if rank.world > 1:
         value = torch.tensor([scores.get(validation.metric, 0.0)], device=next(model.parameters()).device)
         scores = scores or {validation.metric: float(distributed.sum_across_ranks(value, rank))}

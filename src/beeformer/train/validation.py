@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -100,14 +101,18 @@ class Validation:
             *[(p.name, len(p.user_ids), len(p.candidate_ids), len(p.targets), len(p.texts)) for p in self.phases],
         ]
 
-    def score(self, model: SentenceTransformer) -> tuple[dict[str, float], pd.DataFrame]:
+    def score(
+        self, model: SentenceTransformer, folder: str | os.PathLike[str] | None = None
+    ) -> tuple[dict[str, float], pd.DataFrame]:
         """``{<metric>: geometric mean over phases, <metric>/<phase>: each phase's, validation_seconds,
         validation_cpu_seconds}`` and the per-user values behind them (columns phase, user_id, <metric>); the caller
-        puts the model back into train mode."""
+        puts the model back into train mode. With a ``folder`` (this model state's own), the embeddings are kept
+        there block by block, so that a score interrupted and started again encodes only what it had not."""
         started, cpu_started = time.perf_counter(), time.process_time()
         scores, users = {}, []
         for phase in self.phases:
-            embeddings = encode(model, phase.texts, self.batch_size, self.precision, progress=False)
+            kept = None if folder is None else Path(folder) / phase.name
+            embeddings = encode(model, phase.texts, self.batch_size, self.precision, progress=False, folder=kept)
             predictions, _ = content_based_predictions(
                 phase.history, embeddings, phase.candidate_rows, phase.user_ids, phase.candidate_ids, self.k
             )
