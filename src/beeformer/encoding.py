@@ -65,7 +65,7 @@ def encode(
     starts = range(0, len(texts), BLOCK_SIZE)
     paths = [None if folder is None else Path(folder) / f"block-{i:05d}.npy" for i in range(len(starts))]
     if folder is not None:
-        _claim(Path(folder), texts, batch_size, precision)
+        _claim(Path(folder), texts, model, batch_size, precision)
     done = sum(path is not None and path.exists() for path in paths)
     log.info(
         "encoding %d texts on %s in %s%s",
@@ -74,14 +74,19 @@ def encode(
         "bf16" if autocast_dtype(precision, model.device) else "fp32",
         "" if folder is None else f", {done} of {len(starts)} blocks done before, kept in {folder}",
     )
-    blocks = []
+    blocks, one_block = [], len(starts) == 1  # one block: sentence-transformers' bar over its batches instead
     for start, path in tqdm(
-        zip(starts, paths, strict=True), desc="encoding", unit="block", total=len(starts), disable=not progress
+        zip(starts, paths, strict=True),
+        desc="encoding",
+        unit="block",
+        total=len(starts),
+        disable=not progress or one_block,
     ):
         if path is not None and path.exists():
             blocks.append(np.load(path))
             continue
-        block = _encode(model, [texts[i] for i in order[start : start + BLOCK_SIZE]], batch_size, precision, False)
+        block_texts = [texts[i] for i in order[start : start + BLOCK_SIZE]]
+        block = _encode(model, block_texts, batch_size, precision, progress and one_block)
         if path is not None:
             with contract.atomic_path(path) as tmp, open(tmp, "wb") as handle:
                 np.save(handle, block)
@@ -104,9 +109,12 @@ def _encode(
     return np.asarray(embeddings, dtype=np.float32)
 
 
-def _claim(folder: Path, texts: list[str], batch_size: int, precision: Precision) -> None:
-    """Make ``folder`` hold blocks of these texts and settings only: another call's blocks are removed."""
-    digest = hashlib.sha256(f"{batch_size}|{precision}|{BLOCK_SIZE}|{len(texts)}".encode())
+def _claim(folder: Path, texts: list[str], model: SentenceTransformer, batch_size: int, precision: Precision) -> None:
+    """Make ``folder`` hold blocks of these texts and settings only (the precision as it applies on this device, so
+    that a run resumed on another machine does not mix bf16 and fp32 blocks): another call's blocks are removed."""
+    dtype = autocast_dtype(precision, model.device)
+    settings = f"{batch_size}|{dtype}|{model.device.type}|{model.max_seq_length}|{BLOCK_SIZE}|{len(texts)}"
+    digest = hashlib.sha256(settings.encode())
     for text in texts:
         digest.update(text.encode() + b"\0")
     manifest = folder / "texts.sha256"

@@ -91,11 +91,17 @@ def test_the_embed_stage_reuses_kept_blocks_only_for_the_same_model(tiny_model_d
 
 
 def test_kept_or_not_the_blocks_are_the_same_numbers_in_bf16(tiny_model_dir, tmp_path, monkeypatch):
-    """An index built without a folder and the evaluate stage's embeddings with one must agree to the bit, also
-    where bf16 rounding depends on how texts are batched."""
+    """An index built without a folder and the evaluate stage's embeddings with one (computed, or loaded after an
+    interruption) must agree to the bit, also where bf16 rounding depends on how texts are batched; blocks kept in
+    fp32 are not reused for bf16."""
     _, items = generate(SyntheticConfig(n_users=10, variants_per_product=1, seed=3))
     model = SentenceTransformer(str(tiny_model_dir), device="cpu")
     monkeypatch.setattr(encoding, "BLOCK_SIZE", 16)
-    texts = items["text"].tolist()
-    kept = encoding.encode(model, texts, batch_size=8, precision="bf16", folder=tmp_path / "blocks")
-    np.testing.assert_array_equal(encoding.encode(model, texts, batch_size=8, precision="bf16"), kept)
+    texts, folder = items["text"].tolist(), tmp_path / "blocks"
+    in_memory = encoding.encode(model, texts, batch_size=8, precision="bf16")
+    fp32 = encoding.encode(model, texts, batch_size=8, precision="fp32", folder=folder)
+    assert not np.array_equal(fp32, in_memory)
+    computed = encoding.encode(model, texts, batch_size=8, precision="bf16", folder=folder)
+    loaded = encoding.encode(model, texts, batch_size=8, precision="bf16", folder=folder)
+    np.testing.assert_array_equal(computed, in_memory)
+    np.testing.assert_array_equal(loaded, in_memory)

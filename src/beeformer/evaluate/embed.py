@@ -66,6 +66,8 @@ def encode_texts(
 def _weights_stamp(model_dir: str | os.PathLike[str], max_seq_length: int | None) -> str:
     """A name for the encoder's state: its files' names, sizes and times (a model written again gets new ones), so
     that blocks kept by an interrupted run are reused only for the same model."""
+    if not Path(model_dir).is_dir():
+        raise contract.ContractError(f"{model_dir}: not a model folder (give the folder of a sentence-Transformer)")
     digest = hashlib.sha256(str(max_seq_length).encode())
     for path in sorted(p for p in Path(model_dir).rglob("*") if p.is_file()):
         stat = path.stat()

@@ -53,6 +53,7 @@ class Run:
             self.position, self.records = checkpoint.Position(0, 0, batches.epoch_order(rng), 0), []
         else:
             self.position, self.records = resumed
+        self.saved_step = None if resumed is None else self.position.step  # the step of the checkpoint on disk
         self.best = Best(log_dir / "best", metric, plan)
         self.best.restore(self.records, self.position.step, model, rank)
 
@@ -81,7 +82,7 @@ class Run:
     def checkpoint_before_score(self) -> None:
         """A checkpoint of the trained step about to be scored, so that an interruption during the score loses
         only the part of it not yet kept (:meth:`score_folder`), not the step."""
-        if self.step > 0:
+        if self.step > 0 and self.saved_step != self.step:  # not again when resumed from it
             self._save_checkpoint()
 
     def finished(self) -> bool:
@@ -177,6 +178,7 @@ class Run:
             self.best.remove()
 
     def _save_checkpoint(self) -> None:
+        self.saved_step = self.step
         checkpoint.save(
             self.checkpoint_dir,
             self.key,

@@ -107,7 +107,8 @@ class Validation:
         """``{<metric>: geometric mean over phases, <metric>/<phase>: each phase's, validation_seconds,
         validation_cpu_seconds}`` and the per-user values behind them (columns phase, user_id, <metric>); the caller
         puts the model back into train mode. With a ``folder`` (this model state's own), the embeddings are kept
-        there block by block, so that a score interrupted and started again encodes only what it had not."""
+        there block by block, so that a score interrupted and started again encodes only what it had not (its
+        seconds then count only that part; the log says how many blocks were kept)."""
         started, cpu_started = time.perf_counter(), time.process_time()
         scores, users = {}, []
         for phase in self.phases:
