@@ -39,9 +39,8 @@ def embed_items(
     if items.empty:
         raise contract.ContractError(f"{items_path}: no items to embed")
     started = time.perf_counter()
-    encoder = load_encoder(model_dir, max_seq_length)
     blocks = Path(f"{out_path}.blocks") / _weights_stamp(model_dir, max_seq_length)
-    embeddings = encode(encoder, items["text"].tolist(), batch_size, precision, folder=blocks)
+    embeddings = encode_texts(model_dir, items["text"].tolist(), batch_size, max_seq_length, precision, blocks)
     contract.write_embeddings(items["item_id"].to_numpy(), embeddings, out_path)
     shutil.rmtree(blocks.parent, ignore_errors=True)
     seconds = time.perf_counter() - started
@@ -58,9 +57,11 @@ def encode_texts(
     batch_size: int = ENCODE_BATCH_SIZE,
     max_seq_length: int | None = None,
     precision: Precision = "auto",
+    folder: str | os.PathLike[str] | None = None,
 ) -> np.ndarray:
-    """L2-normalised float32 embeddings of ``texts`` by the encoder in ``model_dir`` (see :func:`encode`)."""
-    return encode(load_encoder(model_dir, max_seq_length), texts, batch_size, precision)
+    """L2-normalised float32 embeddings of ``texts`` by the encoder in ``model_dir`` (see :func:`encode`, also for
+    the blocks kept in ``folder``)."""
+    return encode(load_encoder(model_dir, max_seq_length), texts, batch_size, precision, folder=folder)
 
 
 def _weights_stamp(model_dir: str | os.PathLike[str], max_seq_length: int | None) -> str:
