@@ -24,6 +24,25 @@ from beeformer.precision import Precision, autocast, autocast_dtype
 
 log = logging.getLogger(__name__)
 
+#: Files of a model folder that do not change what it computes (model cards).
+DOCUMENTATION_SUFFIXES = (".md",)
+
+
+def model_sha256(model_dir: str | os.PathLike[str]) -> str:
+    """The identity of a model folder: SHA-256 over its files' relative paths and bytes (weights, configuration,
+    tokenizer; not its model card), in path order. Equal for a copy, whatever the files' times."""
+    folder = Path(model_dir)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix not in DOCUMENTATION_SUFFIXES)
+    if not folder.is_dir() or not files:
+        raise contract.ContractError(f"{folder}: not a model folder (give the folder of a sentence-Transformer)")
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(folder)).encode() + b"\0")
+        with path.open("rb") as stream:
+            for block in iter(lambda: stream.read(1 << 24), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
 
 def load_encoder(model_dir: str | os.PathLike[str], max_seq_length: int | None = None) -> SentenceTransformer:
     """A sentence-Transformer folder loaded for encoding, on CUDA where there is one, else the CPU; its own
@@ -54,8 +73,8 @@ def encode(
     Texts go longest first into blocks of :data:`BLOCK_SIZE` (as ``SentenceTransformer.encode`` orders its
     batches, so each pads little), always the same blocks: with or without a ``folder``, the same numbers. With a
     ``folder``, each block is kept there once done, and a call after an interruption encodes only the blocks still
-    missing. The folder must belong to this model's weights (the caller names it after them and removes it when
-    done): blocks of other texts or settings are dropped, but blocks of other weights would be reused.
+    missing. The folder must belong to this model (the caller names it after :func:`model_sha256` and removes it
+    when done): blocks of other texts or settings are dropped, but blocks of another model would be reused.
 
     ``precision``: see :mod:`beeformer.precision` (``auto``: bf16 autocast on CUDA and on CPUs with bf16 units).
     """

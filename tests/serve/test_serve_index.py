@@ -186,7 +186,7 @@ def test_another_model_or_a_damaged_folder_is_refused(tmp_path, tiny_model_dir, 
         == 2
     )
     message = capsys.readouterr().err
-    assert f"was built with model {tiny_model_dir}, and --model {other} differs: weights_sha256" in message
+    assert f"was built with model {tiny_model_dir}, and --model {other} differs: model_sha256" in message
     assert json.loads((index / "manifest.json").read_text())["generation"] == 0
 
     damaged = index / json.loads((index / "manifest.json").read_text())["files"]["embeddings"]["name"]

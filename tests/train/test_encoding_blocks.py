@@ -3,6 +3,8 @@ gives what one call of sentence-transformers gives."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
@@ -48,7 +50,7 @@ def test_an_interrupted_encoding_goes_on_from_its_kept_blocks(tiny_model_dir, tm
 
 def test_the_embed_stage_reuses_kept_blocks_only_for_the_same_model(tiny_model_dir, tmp_path, monkeypatch):
     """An interrupted embed job keeps its blocks beside its output; the rerun encodes only the rest, then the blocks
-    go. A model written again meanwhile (new file times) encodes everything afresh."""
+    go. The same model files with other times reuse them; a model changed meanwhile encodes everything afresh."""
     _, items = generate(SyntheticConfig(n_users=10, variants_per_product=1, seed=3))
     contract.write_table(items, tmp_path / "items.parquet")
     model_dir = tmp_path / "model"
@@ -84,7 +86,19 @@ def test_the_embed_stage_reuses_kept_blocks_only_for_the_same_model(tiny_model_d
     crash_at.append(2)
     with pytest.raises(KeyboardInterrupt):
         embed()
-    (model_dir / "config.json").write_text((model_dir / "config.json").read_text())  # written again
+    for path in model_dir.rglob("*"):
+        os.utime(path, (1e9, 1e9))  # the same files with other times (copied, laid out again): the same model
+    crash_at.clear()
+    embed()
+    assert len(calls) == 2
+
+    crash_at.append(2)
+    with pytest.raises(KeyboardInterrupt):
+        embed()
+    with pytest.raises(contract.ContractError, match="not a model folder"):
+        embed_items(tmp_path / "no-model", tmp_path / "items.parquet", out)
+    config = json.loads((model_dir / "config.json").read_text())
+    (model_dir / "config.json").write_text(json.dumps(config | {"layer_norm_eps": 1e-6}))  # another model
     crash_at.clear()
     embed()
     assert len(calls) == 3

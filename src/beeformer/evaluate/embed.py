@@ -9,7 +9,6 @@ blocks beside the output (``<output>.blocks/``), so that an interrupted run enco
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -20,7 +19,7 @@ import numpy as np
 
 from beeformer import contract
 from beeformer.contract.models import ENCODE_BATCH_SIZE
-from beeformer.encoding import encode, load_encoder
+from beeformer.encoding import encode, load_encoder, model_sha256
 from beeformer.precision import Precision
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ def embed_items(
     if items.empty:
         raise contract.ContractError(f"{items_path}: no items to embed")
     started = time.perf_counter()
-    blocks = Path(f"{out_path}.blocks") / _weights_stamp(model_dir, max_seq_length)
+    blocks = Path(f"{out_path}.blocks") / model_sha256(model_dir)[:16]
     embeddings = encode_texts(model_dir, items["text"].tolist(), batch_size, max_seq_length, precision, blocks)
     contract.write_embeddings(items["item_id"].to_numpy(), embeddings, out_path)
     shutil.rmtree(blocks.parent, ignore_errors=True)
@@ -62,15 +61,3 @@ def encode_texts(
     """L2-normalised float32 embeddings of ``texts`` by the encoder in ``model_dir`` (see :func:`encode`, also for
     the blocks kept in ``folder``)."""
     return encode(load_encoder(model_dir, max_seq_length), texts, batch_size, precision, folder=folder)
-
-
-def _weights_stamp(model_dir: str | os.PathLike[str], max_seq_length: int | None) -> str:
-    """A name for the encoder's state: its files' names, sizes and times (a model written again gets new ones), so
-    that blocks kept by an interrupted run are reused only for the same model."""
-    if not Path(model_dir).is_dir():
-        raise contract.ContractError(f"{model_dir}: not a model folder (give the folder of a sentence-Transformer)")
-    digest = hashlib.sha256(str(max_seq_length).encode())
-    for path in sorted(p for p in Path(model_dir).rglob("*") if p.is_file()):
-        stat = path.stat()
-        digest.update(f"{path.relative_to(model_dir)}|{stat.st_size}|{stat.st_mtime_ns}\0".encode())
-    return digest.hexdigest()[:16]

@@ -1,4 +1,4 @@
-"""The model behind an index: loaded as the evaluate stage loads it, identified by a hash of its weights.
+"""The model behind an index: loaded as the evaluate stage loads it, identified by a hash of its files.
 
 Texts go through :func:`beeformer.encoding.encode`, the path of the embed stage and of validation, so an item
 embedded here equals its row in ``results/embeddings/``: same batch size, sequence limit, prompt and precision.
@@ -6,7 +6,6 @@ embedded here equals its row in ``results/embeddings/``: same batch size, sequen
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,28 +16,11 @@ from sentence_transformers import SentenceTransformer
 
 from beeformer import contract
 from beeformer.contract.models import ENCODE_BATCH_SIZE, resolve_model
-from beeformer.encoding import encode, load_encoder
+from beeformer.encoding import encode, load_encoder, model_sha256
 from beeformer.precision import Precision, autocast_dtype
 
-#: Files holding a model's weights (their bytes are hashed to identify the model).
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 #: What the manifest records about the model, and what a model must match to use an index.
-IDENTITY = ("weights_sha256", "max_seq_length", "text_prefix")
-
-
-def weights_sha256(model_dir: str | os.PathLike[str]) -> str:
-    """SHA-256 over the model folder's weight files (relative paths and bytes, in path order)."""
-    folder = Path(model_dir)
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
-    if not files:
-        raise contract.ContractError(f"{folder}: no weight files ({', '.join(WEIGHT_SUFFIXES)}); give a model folder")
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(str(path.relative_to(folder)).encode())
-        with path.open("rb") as stream:
-            for block in iter(lambda: stream.read(1 << 24), b""):
-                digest.update(block)
-    return digest.hexdigest()
+IDENTITY = ("model_sha256", "max_seq_length", "text_prefix")
 
 
 @dataclass
@@ -80,7 +62,7 @@ class Encoder:
         """What the manifest records about the model (:data:`IDENTITY`, with its path and precision)."""
         return {
             "path": self.path,
-            "weights_sha256": weights_sha256(resolve_model(self.path)),
+            "model_sha256": model_sha256(resolve_model(self.path)),
             "max_seq_length": self.model.max_seq_length,
             "text_prefix": self.text_prefix,
             "precision": self.precision,
@@ -96,7 +78,7 @@ def check_identity(recorded: dict[str, Any], encoder: Encoder, where: str) -> No
     """Refuse a model that differs from the one an index was built with, naming what differs."""
     current = encoder.identity()
     differing = [
-        f"{key} {current[key]!r} (index: {recorded[key]!r})" for key in IDENTITY if current[key] != recorded[key]
+        f"{key} {current[key]!r} (index: {recorded.get(key)!r})" for key in IDENTITY if current[key] != recorded[key]
     ]
     if differing:
         raise contract.ContractError(
