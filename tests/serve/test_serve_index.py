@@ -189,6 +189,15 @@ def test_another_model_or_a_damaged_folder_is_refused(tmp_path, tiny_model_dir, 
     assert f"was built with model {tiny_model_dir}, and --model {other} differs: model_sha256" in message
     assert json.loads((index / "manifest.json").read_text())["generation"] == 0
 
+    old = tmp_path / "old-format"
+    shutil.copytree(index, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["format"] = "beeformer-index/1"  # as written before the model's identity was model_sha256
+    manifest["model"]["weights_sha256"] = manifest["model"].pop("model_sha256")
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    assert cli("query", "--index", old, "--similar", "i1") == 2
+    assert "format 'beeformer-index/1', expected 'beeformer-index/2'; rebuild the index" in capsys.readouterr().err
+
     damaged = index / json.loads((index / "manifest.json").read_text())["files"]["embeddings"]["name"]
     data = bytearray(damaged.read_bytes())
     data[len(data) // 2] ^= 0xFF

@@ -1,6 +1,6 @@
 # Catalogue indexes (config `indexes`): a dataset's items embedded by an encoder's final model, encoded as the embed
 # rule encodes them, in a FAISS index folder that `beeformer query` and `beeformer serve` read (docs/usage.md).
-# Built on request (`snakemake results/index/<name>`), not by `all`: it needs the `serve` extra.
+# Built on request (`snakemake --cores 2 results/index/<name>`), not by `all`: it needs the `serve` extra.
 
 
 rule index_items:

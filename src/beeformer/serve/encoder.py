@@ -78,7 +78,7 @@ def check_identity(recorded: dict[str, Any], encoder: Encoder, where: str) -> No
     """Refuse a model that differs from the one an index was built with, naming what differs."""
     current = encoder.identity()
     differing = [
-        f"{key} {current[key]!r} (index: {recorded.get(key)!r})" for key in IDENTITY if current[key] != recorded[key]
+        f"{key} {current[key]!r} (index: {recorded[key]!r})" for key in IDENTITY if current[key] != recorded[key]
     ]
     if differing:
         raise contract.ContractError(

@@ -24,7 +24,7 @@ import pandas as pd
 
 from beeformer import contract
 
-FORMAT = "beeformer-index/1"
+FORMAT = "beeformer-index/2"  # 2: the model is identified by model_sha256 (1: weights_sha256)
 MANIFEST = "manifest.json"
 GENERATION_FILE = re.compile(r"(items|embeddings|faiss)-\d+\.(parquet|index)$")
 
