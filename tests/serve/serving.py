@@ -70,8 +70,7 @@ class Server:
                 return
             except httpx.HTTPError:
                 time.sleep(0.2)
-        self.stop()
-        raise AssertionError(f"the server did not start: {self.process.stdout.read()}")
+        raise AssertionError(f"the server did not answer /health within 120 s: {self.stop()}")
 
     def stop(self) -> str:
         self.process.terminate()
