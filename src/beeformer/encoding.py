@@ -38,9 +38,7 @@ def model_sha256(model_dir: str | os.PathLike[str]) -> str:
     digest = hashlib.sha256()
     for path in files:
         digest.update(str(path.relative_to(folder)).encode() + b"\0")
-        with path.open("rb") as stream:
-            for block in iter(lambda: stream.read(1 << 24), b""):
-                digest.update(block)
+        contract.hash_file(path, digest)
     return digest.hexdigest()
 
 

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from beeformer.contract import ContractError, models
+from beeformer.contract import ContractError, hash_file, models
 
 
 def split_zip(tmp_path, files: dict[str, bytes], pieces: int = 3) -> list:
@@ -72,7 +72,7 @@ def test_the_mpnet_extra_gives_the_papers_base_model(tmp_path):
     folder = models.mpnet_folder(cache=tmp_path)
     weights = folder / "model.safetensors"
     assert weights.stat().st_size == models.MPNET_BYTES
-    assert models._sha256(weights) == models.MPNET_SHA256
+    assert hash_file(weights).hexdigest() == models.MPNET_SHA256
     model = SentenceTransformer(str(folder), device="cpu")
     a, b, c = model.encode(
         ["A man is eating food.", "A man is eating a piece of bread.", "A man is riding a horse."],

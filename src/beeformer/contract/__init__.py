@@ -22,6 +22,7 @@ Stages never import each other; they exchange only the files described here.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -115,6 +116,15 @@ def write_text(text: str, path: str | os.PathLike[str]) -> None:
     """Write a text file atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def hash_file(path: str | os.PathLike[str], digest: Any = None) -> Any:
+    """``digest`` (a new SHA-256 if none) updated with the file's bytes, read in blocks of 16 MiB."""
+    digest = hashlib.sha256() if digest is None else digest
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 24), b""):
+            digest.update(block)
+    return digest
 
 
 def _json_default(value: Any) -> Any:

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.metadata
 import logging
@@ -22,7 +21,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from beeformer.contract import ContractError
+from beeformer.contract import ContractError, hash_file
 
 #: Texts per batch when an encoder embeds items (the embed rule's and validation's default).
 ENCODE_BATCH_SIZE = 64
@@ -86,7 +85,7 @@ def assemble_split_zip(parts: list[Path], folder: Path, inner: str, sha256: dict
             archive.extractall(work, members)
         joined.unlink()
         for name, expected in (sha256 or {}).items():
-            actual = _sha256(work / inner / name)
+            actual = hash_file(work / inner / name).hexdigest()
             if actual != expected:
                 raise ContractError(
                     f"{parts[0]} ...: {inner}/{name} has SHA-256 {actual}, expected {expected}; reinstall the "
@@ -124,11 +123,3 @@ def _part_file(package: str) -> Path:
     if len(pieces) != 1:
         raise ContractError(f"package {package}: expected one piece of the split zip, found {pieces}")
     return Path(str(distribution.locate_file(pieces[0])))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

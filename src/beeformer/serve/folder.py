@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -29,14 +28,6 @@ MANIFEST = "manifest.json"
 GENERATION_FILE = re.compile(r"(items|embeddings|faiss)-\d+\.(parquet|index)$")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 24), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _sync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -47,7 +38,7 @@ def _sync(path: Path) -> None:
 
 def _record(path: Path) -> dict[str, Any]:
     _sync(path)
-    return {"name": path.name, "bytes": path.stat().st_size, "sha256": sha256_of(path)}
+    return {"name": path.name, "bytes": path.stat().st_size, "sha256": contract.hash_file(path).hexdigest()}
 
 
 def write_generation(
@@ -97,7 +88,7 @@ def read_generation(folder: Path) -> tuple[dict[str, Any], pd.DataFrame, np.ndar
         path = folder / record["name"]
         if not path.is_file():
             raise contract.ContractError(f"{path}: missing; the index folder is damaged, rebuild it")
-        if path.stat().st_size != record["bytes"] or sha256_of(path) != record["sha256"]:
+        if path.stat().st_size != record["bytes"] or contract.hash_file(path).hexdigest() != record["sha256"]:
             raise contract.ContractError(
                 f"{path}: its size or SHA-256 does not match {MANIFEST}; the file is damaged, rebuild the index"
             )
